@@ -1,0 +1,407 @@
+/*
+ * anomaly-detect scan: read logs into the embedded store and report.
+ *
+ * Today the report is what was read: rows, skipped lines by reason (with
+ * the first few, so a wrong --format is obvious), the time window, and
+ * the busiest clients.  The built-in analyst adds findings and bans.
+ * Nothing is ever banned by scan without --apply: it says so.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "anomaly.h"
+
+static volatile sig_atomic_t scan_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	scan_stop = 1;
+}
+
+static void
+scan_usage(FILE *f)
+{
+	fprintf(f,
+"usage: anomaly-detect scan [options] FILE... | -\n"
+"\n"
+"Reads access logs (plain, .gz, or - for standard input) into the embedded\n"
+"store and prints what it finds.  Dry-run: nothing is banned.\n"
+"\n"
+"  --json                 one JSON object on standard output\n"
+"  --format F             auto (default), nginx, combined, nginx-custom,\n"
+"                         traefik, apisix, caddy, json, vlogs\n"
+"  --log-format STR       an nginx log_format string (implies nginx-custom)\n"
+"  --json-field C=KEY     generic JSON: take canonical field C from KEY\n"
+"  --trusted-proxy CIDR   believe X-Forwarded-For from these peers (repeat)\n"
+"  -c, --config FILE      read settings from FILE first\n"
+"  -n                     check the configuration and options, then exit\n"
+"  --max-memory SIZE      cap the store (default 4G); oldest rows go first\n"
+"  --retention DUR        keep only the last DUR of log time (default all)\n"
+"  --max-line SIZE        longer lines are skipped (default 64K)\n"
+"  --top N                busiest clients to list (default 10, 0 = all)\n"
+"  -f, --follow           keep reading as the files grow (tail -F); report\n"
+"                         when interrupted (SIGINT/SIGTERM)\n"
+"  --from-end             with --follow: start at the end of the files\n"
+"  --no-progress          no progress bar\n"
+"  -v                     more messages (repeat for debug)\n");
+}
+
+struct client_count {
+	uint32_t id;
+	uint64_t n;
+};
+
+static int
+client_count_cmp(const void *a, const void *b)
+{
+	const struct client_count *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The busiest clients, most requests first; caller frees. */
+static struct client_count *
+top_clients(const struct store *s, size_t want, size_t *nout)
+{
+	size_t nid = intern_count(&s->pool_ip);
+	uint64_t *cnt = xcalloc(nid, sizeof(*cnt));
+	struct client_count *all;
+	size_t n = 0;
+
+	for (size_t bi = 0; bi < s->nblocks; bi++) {
+		const struct store_block *b = s->blocks[bi];
+		for (size_t i = 0; i < b->n; i++)
+			cnt[b->client_ip[i]]++;
+	}
+	all = xcalloc(nid, sizeof(*all));
+	for (size_t id = 0; id < nid; id++)
+		if (cnt[id] != 0) {
+			all[n].id = (uint32_t)id;
+			all[n].n = cnt[id];
+			n++;
+		}
+	free(cnt);
+	qsort(all, n, sizeof(*all), client_count_cmp);
+	*nout = want == 0 || n < want ? n : want;
+	return all;
+}
+
+static void
+fmt_window(const struct store *s, char *start, char *end, size_t len)
+{
+	start[0] = end[0] = '\0';
+	if (s->tmin != TIME_NONE) {
+		time_format_rfc3339(s->tmin, start, len);
+		time_format_rfc3339(s->tmax, end, len);
+	}
+}
+
+static void
+report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
+    const struct settings *st, char *const *paths, size_t npaths)
+{
+	char a[TIME_STRLEN], b[TIME_STRLEN];
+	struct client_count *top;
+	size_t ntop;
+	int first = 1;
+
+	buf_addstr(o, "{\"mode\":\"dry-run\",\"inputs\":[");
+	for (size_t i = 0; i < npaths; i++) {
+		if (i)
+			buf_addch(o, ',');
+		buf_add_json_str(o, paths[i], strlen(paths[i]));
+	}
+	buf_addf(o, "],\"format\":\"%s\",\"lines\":%llu,\"rows\":%llu,"
+	    "\"bytes\":%llu,", logfmt_name(ls->fmt_seen),
+	    (unsigned long long)ls->lines, (unsigned long long)s->rows,
+	    (unsigned long long)ls->bytes);
+	buf_addf(o, "\"rows_read\":%llu,\"skipped\":{\"total\":%llu,"
+	    "\"by_reason\":{", (unsigned long long)ls->rows,
+	    (unsigned long long)ls->skipped_total);
+	for (int r = 1; r < SKIP__COUNT; r++) {
+		if (ls->skipped[r] == 0)
+			continue;
+		buf_addf(o, "%s\"%s\":%llu", first ? "" : ",",
+		    skip_reason_name((enum skip_reason)r),
+		    (unsigned long long)ls->skipped[r]);
+		first = 0;
+	}
+	buf_addstr(o, "},\"samples\":[");
+	for (size_t i = 0; i < ls->nsamples; i++) {
+		const struct load_sample *sm = &ls->samples[i];
+		if (i)
+			buf_addch(o, ',');
+		buf_addstr(o, "{\"file\":");
+		buf_add_json_str(o, sm->file, strlen(sm->file));
+		buf_addf(o, ",\"line\":%llu,\"reason\":\"%s\",\"text\":",
+		    (unsigned long long)sm->lineno,
+		    skip_reason_name(sm->reason));
+		buf_add_json_str(o, sm->text, strlen(sm->text));
+		buf_addch(o, '}');
+	}
+	buf_addf(o, "]},\"dropped\":{\"retention\":%llu,\"memory\":%llu},",
+	    (unsigned long long)s->dropped_retention,
+	    (unsigned long long)s->dropped_memory);
+	fmt_window(s, a, b, sizeof(a));
+	if (s->tmin == TIME_NONE)
+		buf_addstr(o, "\"window\":{\"start\":null,\"end\":null},");
+	else
+		buf_addf(o, "\"window\":{\"start\":\"%s\",\"end\":\"%s\"},", a,
+		    b);
+	buf_addstr(o, "\"top_clients\":[");
+	top = top_clients(s, (size_t)st->top, &ntop);
+	for (size_t i = 0; i < ntop; i++) {
+		struct span ip = intern_get(&s->pool_ip, top[i].id);
+		if (i)
+			buf_addch(o, ',');
+		buf_addstr(o, "{\"client_ip\":");
+		buf_add_json_str(o, ip.p, ip.n);
+		buf_addf(o, ",\"requests\":%llu}", (unsigned long long)top[i].n);
+	}
+	free(top);
+	buf_addf(o, "],\"store\":{\"bytes\":%zu,\"clients\":%zu,"
+	    "\"paths\":%zu,\"user_agents\":%zu},\"errors\":%d,"
+	    "\"seconds\":%.3f,\"findings\":[],\"bans\":[]}\n",
+	    store_memory(s), intern_count(&s->pool_ip) - 1,
+	    intern_count(&s->pool_uri) - 1, intern_count(&s->pool_ua) - 1,
+	    ls->errors, ls->seconds);
+}
+
+static void
+report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
+    const struct settings *st, size_t npaths)
+{
+	char a[TIME_STRLEN], b[TIME_STRLEN], sz[32];
+	struct client_count *top;
+	size_t ntop;
+
+	buf_addstr(o, "anomaly-detect scan: dry-run, nothing is banned\n\n");
+	fmt_bytes(sz, sizeof(sz), (double)ls->bytes);
+	buf_addf(o, "inputs    %zu, %s, format %s\n", npaths, sz,
+	    logfmt_name(ls->fmt_seen));
+	buf_addf(o, "rows      %llu stored of %llu lines, %llu skipped\n",
+	    (unsigned long long)s->rows, (unsigned long long)ls->lines,
+	    (unsigned long long)ls->skipped_total);
+	if (s->dropped_retention || s->dropped_memory)
+		buf_addf(o, "dropped   %llu beyond retention, %llu over the "
+		    "memory cap\n", (unsigned long long)s->dropped_retention,
+		    (unsigned long long)s->dropped_memory);
+	if (ls->skipped_total) {
+		buf_addstr(o, "skipped  ");
+		for (int r = 1; r < SKIP__COUNT; r++)
+			if (ls->skipped[r])
+				buf_addf(o, " %s %llu",
+				    skip_reason_name((enum skip_reason)r),
+				    (unsigned long long)ls->skipped[r]);
+		buf_addch(o, '\n');
+		for (size_t i = 0; i < ls->nsamples; i++) {
+			const struct load_sample *sm = &ls->samples[i];
+			buf_add_escaped(o, sm->file, strlen(sm->file));
+			buf_addf(o, ":%llu: %s: ", (unsigned long long)sm->lineno,
+			    skip_reason_name(sm->reason));
+			buf_add_escaped(o, sm->text, strlen(sm->text));
+			buf_addch(o, '\n');
+		}
+	}
+	fmt_window(s, a, b, sizeof(a));
+	if (s->tmin != TIME_NONE) {
+		int64_t secs = (s->tmax - s->tmin) / 1000000000LL;
+		buf_addf(o, "window    %s .. %s (%lldh%02lldm%02llds)\n", a, b,
+		    (long long)(secs / 3600), (long long)(secs / 60 % 60),
+		    (long long)(secs % 60));
+	} else
+		buf_addstr(o, "window    (no rows)\n");
+	fmt_bytes(sz, sizeof(sz), (double)store_memory(s));
+	buf_addf(o, "store     %s, %zu clients, %zu paths, %zu user agents\n",
+	    sz, intern_count(&s->pool_ip) - 1, intern_count(&s->pool_uri) - 1,
+	    intern_count(&s->pool_ua) - 1);
+	top = top_clients(s, (size_t)st->top, &ntop);
+	if (ntop > 0) {
+		buf_addstr(o, "\ntop clients by requests\n");
+		for (size_t i = 0; i < ntop; i++) {
+			struct span ip = intern_get(&s->pool_ip, top[i].id);
+			buf_addf(o, "  %10llu  ", (unsigned long long)top[i].n);
+			buf_add_escaped(o, ip.p, ip.n);
+			buf_addch(o, '\n');
+		}
+	}
+	free(top);
+	buf_addstr(o, "\nbans      none (dry-run)\n");
+}
+
+static void
+scan_follow(struct store *s, struct settings *st, char **paths, size_t n,
+    struct load_stats *ls)
+{
+	struct follow *f;
+	struct sigaction sa;
+	int64_t t0 = clock_mono_ns();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	f = follow_open(&st->load, paths, n);
+	if (f == NULL) {
+		ls->errors++;
+		return;
+	}
+	while (!scan_stop) {
+		uint64_t added = follow_pump(f, s, ls);
+		if (added)
+			log_info("%llu new rows (%llu in all)",
+			    (unsigned long long)added,
+			    (unsigned long long)s->rows);
+		if (!follow_active(f))
+			break;
+		if (!scan_stop)
+			follow_wait(f, 200);
+	}
+	follow_pump(f, s, ls);
+	follow_free(f);
+	store_finish(s);
+	ls->seconds = (double)(clock_mono_ns() - t0) / 1e9;
+}
+
+int
+cmd_scan(int argc, char **argv)
+{
+	enum { O_JSON = 256, O_FORMAT, O_LOGFMT, O_JSONFIELD, O_TRUSTED,
+	    O_MAXMEM, O_RETENTION, O_MAXLINE, O_TOP, O_FROMEND, O_NOPROG };
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "log-format", required_argument, NULL, O_LOGFMT },
+		{ "json-field", required_argument, NULL, O_JSONFIELD },
+		{ "trusted-proxy", required_argument, NULL, O_TRUSTED },
+		{ "max-memory", required_argument, NULL, O_MAXMEM },
+		{ "retention", required_argument, NULL, O_RETENTION },
+		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "top", required_argument, NULL, O_TOP },
+		{ "config", required_argument, NULL, 'c' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "from-end", no_argument, NULL, O_FROMEND },
+		{ "no-progress", no_argument, NULL, O_NOPROG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct settings st;
+	struct store s;
+	struct load_stats ls;
+	struct buf out = BUF_INIT, errs = BUF_INIT;
+	const char *config = NULL;
+	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
+
+	settings_init(&st);
+	memset(&ls, 0, sizeof(ls));
+	/* The config file comes first so options override it: find it. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			config = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+	}
+	if (config != NULL && settings_load_config(&st, config, &errs) != 0) {
+		fputs(errs.p, stderr);
+		goto out;
+	}
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:fhnv", longopts, &idx)) != -1) {
+		switch (ch) {
+		case O_JSON:
+			st.json = 1;
+			break;
+		case O_FORMAT:
+		case O_LOGFMT:
+		case O_JSONFIELD:
+		case O_TRUSTED:
+		case O_MAXMEM:
+		case O_RETENTION:
+		case O_MAXLINE:
+			if (settings_option(&st, longopts[idx].name, optarg) != 0)
+				goto out;
+			break;
+		case O_TOP: {
+			uint64_t n;
+			if (parse_u64(span_str(optarg), &n) != 0 || n > INT32_MAX) {
+				log_warnx("--top: \"%s\" is not a count", optarg);
+				goto out;
+			}
+			st.top = (int)n;
+			break;
+		}
+		case 'c':
+			break; /* read above */
+		case 'f':
+			follow = 1;
+			break;
+		case O_FROMEND:
+			st.load.input.follow_from_end = 1;
+			break;
+		case O_NOPROG:
+			st.load.progress = 0;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			scan_usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			scan_usage(stderr);
+			goto out;
+		}
+	}
+	if (verbose)
+		log_init(NULL, log_verbosity() + verbose);
+	if (check_only) {
+		fprintf(stderr, "configuration OK\n");
+		rc = 0;
+		goto out;
+	}
+	if (optind >= argc) {
+		log_warnx("scan: no input files (use - for standard input)");
+		scan_usage(stderr);
+		goto out;
+	}
+	if (st.json || !isatty(STDERR_FILENO))
+		st.load.progress = st.load.progress && !st.json;
+
+	store_init(&s, &st.store);
+	if (follow)
+		scan_follow(&s, &st, argv + optind, (size_t)(argc - optind),
+		    &ls);
+	else
+		load_files(&s, &st.load, argv + optind,
+		    (size_t)(argc - optind), &ls);
+	if (st.json)
+		report_json(&out, &s, &ls, &st, argv + optind,
+		    (size_t)(argc - optind));
+	else
+		report_text(&out, &s, &ls, &st, (size_t)(argc - optind));
+	fwrite(out.p, 1, out.len, stdout);
+	fflush(stdout);
+	rc = ls.errors ? 1 : 0;
+	store_release(&s);
+	load_stats_release(&ls);
+out:
+	buf_release(&out);
+	buf_release(&errs);
+	settings_release(&st);
+	return rc;
+}

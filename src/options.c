@@ -1,0 +1,184 @@
+/*
+ * Settings shared by the commands that read logs (scan, query, run,
+ * watch): where they come from (config file, then command line), how
+ * they are checked, and the long options that set them.
+ *
+ * Every setting has one name, used both as the config key and, with
+ * dashes, as the long option: trusted_proxy = ... / --trusted-proxy.
+ * Errors in the config file are collected as "file:line: message".
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anomaly.h"
+
+void
+settings_init(struct settings *st)
+{
+	memset(st, 0, sizeof(*st));
+	load_opts_init(&st->load);
+	st->load.progress = 1;
+	st->top = 10;
+	/* A store that would fill the machine helps nobody: cap it. */
+	st->store.max_memory = 4ull << 30;
+}
+
+void
+settings_release(struct settings *st)
+{
+	load_opts_release(&st->load);
+	for (size_t i = 0; i < st->njson_map; i++)
+		free(st->json_map[i]);
+	free(st->json_map);
+	free(st->log_format);
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * Apply one setting by name.  Returns 0, 1 when the name is not a log
+ * setting (the caller may know it), or -1 with a message in err.
+ */
+int
+settings_set(struct settings *st, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	struct span v = span_str(value);
+
+	if (strcmp(name, "format") == 0) {
+		int f = logfmt_lookup(value);
+		if (f < 0) {
+			snprintf(err, errlen, "unknown format \"%s\" (known: "
+			    "auto, combined, nginx, nginx-custom, traefik, "
+			    "apisix, caddy, json, vlogs)", value);
+			return -1;
+		}
+		st->load.parse.fmt = (enum logfmt)f;
+	} else if (strcmp(name, "log_format") == 0) {
+		char cerr[256];
+		struct nginx_fmt *nf = nginx_fmt_compile(value, cerr,
+		    sizeof(cerr));
+		if (nf == NULL) {
+			snprintf(err, errlen, "log_format: %s", cerr);
+			return -1;
+		}
+		nginx_fmt_free(nf);
+		free(st->log_format);
+		st->log_format = xstrdup(value);
+		st->load.parse.log_format = st->log_format;
+		if (st->load.parse.fmt == FMT_AUTO)
+			st->load.parse.fmt = FMT_NGINX_CUSTOM;
+	} else if (strcmp(name, "json_field") == 0) {
+		const char *eq = strchr(value, '=');
+		if (eq == NULL || eq == value || eq[1] == '\0') {
+			snprintf(err, errlen, "json_field wants CANONICAL=KEY, "
+			    "e.g. client_ip=ip, got \"%s\"", value);
+			return -1;
+		}
+		st->json_map = xreallocarray(st->json_map, st->njson_map + 1,
+		    sizeof(*st->json_map));
+		st->json_map[st->njson_map++] = xstrdup(value);
+		st->load.parse.json_map = (const char *const *)st->json_map;
+		st->load.parse.json_map_n = st->njson_map;
+		if (st->load.parse.fmt == FMT_AUTO)
+			st->load.parse.fmt = FMT_JSON;
+	} else if (strcmp(name, "trusted_proxy") == 0) {
+		struct cidr c;
+		char cerr[200];
+		if (cidr_parse(v, &c, cerr, sizeof(cerr)) != 0) {
+			snprintf(err, errlen, "trusted_proxy: %s", cerr);
+			return -1;
+		}
+		cidrset_add(&st->load.trusted, &c);
+	} else if (strcmp(name, "max_memory") == 0) {
+		if (parse_size(v, &st->store.max_memory) != 0) {
+			snprintf(err, errlen, "max_memory: \"%s\" is not a size "
+			    "such as 512M or 2G (0 = no cap)", value);
+			return -1;
+		}
+	} else if (strcmp(name, "retention") == 0) {
+		if (parse_duration(v, &st->store.retention_ns) != 0 &&
+		    strcmp(value, "0") != 0) {
+			snprintf(err, errlen, "retention: \"%s\" is not a "
+			    "duration such as 15m, 1h or 7d (0 = keep all)",
+			    value);
+			return -1;
+		}
+		if (strcmp(value, "0") == 0)
+			st->store.retention_ns = 0;
+	} else if (strcmp(name, "max_line") == 0) {
+		uint64_t n;
+		if (parse_size(v, &n) != 0 || n < 256 || n > (64u << 20)) {
+			snprintf(err, errlen, "max_line: \"%s\" must be a size "
+			    "from 256 to 64M", value);
+			return -1;
+		}
+		st->load.input.max_line = (size_t)n;
+	} else
+		return 1;
+	return 0;
+}
+
+int
+settings_load_config(struct settings *st, const char *path,
+    struct buf *errs)
+{
+	struct config c;
+	char err[512];
+	int rc;
+
+	config_init(&c);
+	rc = config_load(&c, path, errs);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct config_entry *e = &c.v[i];
+		int r = settings_set(st, e->key, e->value, err, sizeof(err));
+		if (r < 0) {
+			buf_addf(errs, "%s:%d: %s\n", e->file, e->line, err);
+			rc = -1;
+		} else if (r > 0 && !settings_known_elsewhere(e->key)) {
+			buf_addf(errs, "%s:%d: unknown setting \"%s\"\n",
+			    e->file, e->line, e->key);
+			rc = -1;
+		}
+	}
+	config_release(&c);
+	return rc;
+}
+
+/*
+ * Settings read by other parts (the analyst, the guard, the clients):
+ * accepted in the file now so one config serves every command.
+ */
+int
+settings_known_elsewhere(const char *name)
+{
+	static const char *const known[] = {
+		"window", "interval", "analyst", "dry_run",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(known); i++)
+		if (strcmp(name, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The long-option spelling of a setting: dashes for underscores. */
+int
+settings_option(struct settings *st, const char *optname, const char *arg)
+{
+	char name[64], err[512];
+	size_t i;
+
+	for (i = 0; optname[i] != '\0' && i + 1 < sizeof(name); i++)
+		name[i] = optname[i] == '-' ? '_' : optname[i];
+	name[i] = '\0';
+	int r = settings_set(st, name, arg, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("--%s: %s", optname, err);
+		return -1;
+	}
+	if (r > 0) {
+		log_warnx("--%s: not a log setting", optname);
+		return -1;
+	}
+	return 0;
+}
