@@ -510,6 +510,7 @@ struct load_opts {
 	struct cidrset trusted;
 	struct input_opts input;
 	int progress; /* allow a progress bar */
+	int threads;  /* parsing threads for bulk loads; 0 = one per core */
 };
 struct load_stats {
 	uint64_t lines, rows, bytes;

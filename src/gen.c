@@ -33,7 +33,8 @@
 
 #define GEN_ROWS_DEFAULT 100000
 #define GEN_ROWS_MAX 10000000000ULL
-#define GEN_ACTORS_MAX 20000000ULL  /* all --mix counts together */
+#define GEN_ACTORS_MAX 5000000ULL   /* all --mix counts together */
+#define GEN_VISITORS_AUTO_MAX 1000000ULL
 #define GEN_OUTBUF (4u << 20)
 /* A line is far shorter: the longest table string is under 300 bytes
  * and JSON escaping at most doubles it (no control characters). */
@@ -919,9 +920,9 @@ actor_span(struct gen *g, struct actor *a, int64_t len)
 	a->t_end = a->t + len;
 }
 
-/* The next time of an actor spreading `left` requests over what is
- * left of its stretch: uniform with the right mean, and always before
- * t_end as long as requests remain. */
+/* The gap to an actor's next request (or group of requests, for a
+ * visitor's pages) when `groups` more are to be spread over what is left
+ * of its stretch: uniform around the mean, and never past t_end. */
 static inline int64_t
 spread_gap(struct gen *g, const struct actor *a, uint64_t groups)
 {
@@ -1267,14 +1268,15 @@ step_brute(struct gen *g, struct actor *a, struct req *r)
 	advance(g, a, spread_gap(g, a, a->left));
 }
 
-/* The next wave this node joins: selection sampling over the waves
- * still ahead, so exactly `left` of them are picked, in order. */
+/* The next wave this node joins, `need` of them being still to come:
+ * selection sampling over the waves ahead, so exactly that many are
+ * picked, in order. */
 static int64_t
-botnet_next(struct gen *g, struct actor *a)
+botnet_next(struct gen *g, struct actor *a, uint64_t need)
 {
 	while (a->off < g->nwaves) {
 		size_t w = a->off++;
-		if (rng_below(&g->rng, (uint32_t)(g->nwaves - w)) < a->left)
+		if (rng_below(&g->rng, (uint32_t)(g->nwaves - w)) < need)
 			return g->waves[w] +
 			    rng_range(&g->rng, 0, 8 * US_PER_SEC);
 	}
@@ -1301,13 +1303,11 @@ step_botnet(struct gen *g, struct actor *a, struct req *r)
 		r->bytes = 197;
 	}
 	r->rt_us = (uint32_t)rng_range(&g->rng, 1500, 4000) * 1000;
-	/* left already counts this request: pick among the rest. */
-	a->left--;
-	int64_t next = a->left > 0 ? botnet_next(g, a) : a->t;
-	a->left++;
-	if (next < a->t)
-		next = a->t;
-	advance(g, a, next - a->t);
+	/* left still counts this request. */
+	if (a->left > 1) {
+		int64_t next = botnet_next(g, a, a->left - 1);
+		advance(g, a, next - a->t);
+	}
 }
 
 static void
@@ -1838,6 +1838,10 @@ parse_mix(const char *spec, struct gen_opts *o, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (total == 0) {
+		snprintf(err, errlen, "--mix: no actors at all");
+		return -1;
+	}
 	o->mix_given = 1;
 	return 0;
 }
@@ -1950,8 +1954,12 @@ parse_opts(int argc, char **argv, struct gen_opts *o, char *err,
 			    argv[optind - 1]);
 			return -1;
 		default:
-			snprintf(err, errlen, "unknown option %s",
-			    argv[optind - 1]);
+			if (optopt != 0 && optopt < 256)
+				snprintf(err, errlen, "unknown option -%c",
+				    optopt);
+			else
+				snprintf(err, errlen, "unknown option %s",
+				    argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -1978,8 +1986,11 @@ count_of(const struct gen_opts *o, enum kind k)
 
 	if (o->mix_given)
 		return o->mix[k];
+	/* About 40 requests each, as in the scenarios; past a million
+	 * visitors they just get busier (memory is per actor). */
 	if (k == K_VISITOR)
-		return o->rows / 40 > 20 ? o->rows / 40 : 20;
+		return o->rows / 40 < 20 ? 20 : o->rows / 40 > GEN_VISITORS_AUTO_MAX ?
+		    GEN_VISITORS_AUTO_MAX : o->rows / 40;
 	/* Small windows get fewer of everything, not a log that is all
 	 * botnet. */
 	c = kinds[k].dflt;
@@ -2127,7 +2138,7 @@ setup_botnet_waves(struct gen *g)
 /* "/SYSTEM%20NOTE:%20..." from the payload text: spaces encoded, the
  * rest raw, as the scanner sent it. */
 static char *
-payload_path(const char *s)
+url_path_of(const char *s)
 {
 	struct buf b = BUF_INIT;
 
@@ -2158,10 +2169,9 @@ setup_prompt(struct gen *g, const struct ident *self)
 	for (int i = 0; i < 4; i++) {
 		g->payload_mem[i] = b[i].p;
 		g->payload_ua[i] = (struct str){ b[i].p, b[i].len };
-		g->payload_mem[4 + i] = payload_path(b[i].p);
-		g->payload_path[i] = span_str(g->payload_mem[4 + i]).n != 0 ?
-		    (struct str){ g->payload_mem[4 + i],
-		    strlen(g->payload_mem[4 + i]) } : (struct str){ "/", 1 };
+		g->payload_mem[4 + i] = url_path_of(b[i].p);
+		g->payload_path[i] = (struct str){ g->payload_mem[4 + i],
+		    strlen(g->payload_mem[4 + i]) };
 	}
 }
 
@@ -2356,7 +2366,7 @@ setup(struct gen *g, const struct gen_opts *o)
 				setup_botnet_waves(g);
 			if (a->left > g->nwaves)
 				a->left = g->nwaves;
-			a->t = botnet_next(g, a);
+			a->t = botnet_next(g, a, a->left);
 			a->t_end = g->end;
 			break;
 		case K_IPV6: {
@@ -2561,6 +2571,7 @@ run(struct gen *g)
 		struct actor *a = &g->actors[g->heap[0].a];
 
 		memset(&r, 0, sizeof(r));
+		r.ref = (struct str){ "", 0 }; /* no referer unless set */
 		r.t = a->t;
 		r.id = &g->ids[a->ident];
 		step(g, a, &r);

@@ -15,7 +15,8 @@
  * buffer, which is grown once up front by the length of the line: an
  * unescaped string is never longer than its escaped form, so the buffer
  * never moves during the scan and every span handed out stays valid until
- * the caller resets it.
+ * the caller resets it (the callback must not add to scratch itself).
+ * The key span is only valid during the callback.
  *
  * Attacker-controlled bytes are expected: invalid UTF-8 inside strings is
  * passed through unchanged; lone surrogates in \u escapes become U+FFFD.
@@ -78,7 +79,7 @@ skip_ws(struct jscan *s)
 #endif
 
 /*
- * Find the closing quote of the string whose body starts at s->p.  Sets
+ * Find the closing quote of the string whose body starts at p.  Sets
  * *esc when a backslash was seen; the escapes themselves are checked when
  * the body is unescaped or validated.  Raw control characters are an
  * error (RFC 8259 section 7).  Returns the quote, or NULL.
@@ -90,8 +91,10 @@ string_end(const char *p, const char *end, int *esc)
 #if defined(__SSE2__) && defined(__GNUC__)
 		/* 16 bytes at a time where SSE2 is a given (x86-64). */
 		while (end - p >= 16) {
-			__m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
-			__m128i hit = _mm_or_si128(
+			__m128i w, hit;
+
+			w = _mm_loadu_si128((const __m128i *)(const void *)p);
+			hit = _mm_or_si128(
 			    _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8('"')),
 			    _mm_cmpeq_epi8(w, _mm_set1_epi8('\\'))),
 			    _mm_cmpeq_epi8(_mm_max_epu8(w, _mm_set1_epi8(0x1f)),
@@ -201,7 +204,8 @@ unescape(const char *p, const char *e, char *out, size_t cap, size_t *outn)
 
 		if (run != 0) {
 			if (n < cap)
-				memcpy(out + n, p, run <= cap - n ? run : cap - n);
+				memcpy(out + n, p,
+				    run <= cap - n ? run : cap - n);
 			n += run;
 			p += run;
 		}
@@ -224,9 +228,10 @@ unescape(const char *p, const char *e, char *out, size_t cap, size_t *outn)
 				return -1;
 			p += 4;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
-				/* A high surrogate counts only with its low half
-				 * right after it; otherwise it stands alone and
-				 * the next escape is read on its own. */
+				/* A high surrogate counts only with its low
+				 * half right after it; otherwise it stands
+				 * alone and the next escape is read on its
+				 * own. */
 				if (e - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
 				    hex4(p + 2, &lo) == 0 &&
 				    lo >= 0xdc00 && lo <= 0xdfff) {

@@ -57,7 +57,8 @@ struct jentry {
 struct json_map {
 	struct jentry e[JMAP_MAX_ENTRIES]; /* grouped by field, best first */
 	size_t n;
-	size_t first[JF__COUNT + 1]; /* entries of field f: first[f]..first[f+1] */
+	/* the entries of field f are first[f] .. first[f + 1] - 1 */
+	size_t first[JF__COUNT + 1];
 	size_t minkey, maxkey;
 	uint8_t table[JMAP_HASH];    /* entry index + 1; 0 = free */
 };
@@ -184,10 +185,9 @@ key_match(const struct jentry *e, const char *k)
 	const unsigned char *b = (const unsigned char *)k;
 	size_t i;
 
-	/* Keys are short: a loop beats a call to memcmp here. */
-	for (i = 0; i < e->nocase_from; i++)
-		if (a[i] != b[i])
-			return 0;
+	i = e->nocase_from;
+	if (memcmp(a, b, i) != 0)
+		return 0;
 	for (; i < e->keylen; i++)
 		if (lower(a[i]) != lower(b[i]))
 			return 0;
@@ -293,7 +293,7 @@ static const struct {
 } canon_names[] = {
 	{ "_time", JF_TIME },
 	{ "remote_addr", JF_ADDR },
-	{ "client_ip", JF_ADDR }, /* for logs whose peer is already the client */
+	{ "client_ip", JF_ADDR }, /* when the peer logged is the client */
 	{ "http_x_forwarded_for", JF_XFF },
 	{ "request_method", JF_METHOD },
 	{ "request_uri", JF_URI },
@@ -382,19 +382,20 @@ json_map_generic(const char *const *spec, size_t nspec, char *err,
 			goto fail;
 		}
 		if (key.n == 0) {
-			snprintf(err, errlen, "json map entry \"%s\": empty key",
-			    s);
+			snprintf(err, errlen,
+			    "json map entry \"%s\": empty key", s);
 			goto fail;
 		}
 		if (key.n > JMAP_KEY_MAX) {
-			snprintf(err, errlen, "json map entry for %s: key longer "
-			    "than %d bytes", canon_names[c].name, JMAP_KEY_MAX);
+			snprintf(err, errlen, "json map entry for %s: key "
+			    "longer than %d bytes", canon_names[c].name,
+			    JMAP_KEY_MAX);
 			goto fail;
 		}
 		if ((dup = map_find_key(m, key)) >= 0) {
-			snprintf(err, errlen, "json map entry \"%s\": key \"%.*s\" "
-			    "is already mapped to %s", s, (int)key.n, key.p,
-			    jfield_name(m->e[dup].field));
+			snprintf(err, errlen, "json map entry \"%s\": key "
+			    "\"%.*s\" is already mapped to %s", s, (int)key.n,
+			    key.p, jfield_name(m->e[dup].field));
 			goto fail;
 		}
 		enum jfield f = canon_names[c].field;

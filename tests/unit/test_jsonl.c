@@ -190,7 +190,8 @@ test_zero_copy(void **state)
 	struct rec r = { 0 };
 
 	(void)state;
-	assert_int_equal(scan(&r, "{\"a\":\"plain\",\"b\":{\"c\":\"x y\"}}"), 0);
+	assert_int_equal(scan(&r, "{\"a\":\"plain\",\"b\":{\"c\":\"x y\"}}"),
+	    0);
 	assert_int_equal(r.copied, 0);
 	buf_release(&r.out);
 	assert_int_equal(scan(&r, "{\"a\":\"pl\\nain\",\"b\":\"ok\","
@@ -228,8 +229,8 @@ test_scratch_spans(void **state)
 	buf_addstr(&scratch, "prefix");
 	buf_addch(&line, '{');
 	for (int i = 0; i < 40; i++)
-		buf_addf(&line, "%s\"k%d\":\"v\\t%d\\u00e9%s\"", i ? "," : "", i,
-		    i, i % 2 ? "long long long long long long long" : "");
+		buf_addf(&line, "%s\"k%d\":\"v\\t%d\\u00e9%s\"", i ? "," : "",
+		    i, i, i % 2 ? "long long long long long long long" : "");
 	buf_addch(&line, '}');
 	assert_int_equal(jsonl_scan(line.p, line.len, &scratch, keep_cb, &k),
 	    0);
@@ -436,7 +437,8 @@ test_huge_keys(void **state)
 
 	/* A path over the limit though each key is short. */
 	buf_reset(&b);
-	buf_addf(&b, "{\"p\":{\"%.*s\":{\"ab\":1,\"c\":2},\"d\":3}}", 252, k256);
+	buf_addf(&b, "{\"p\":{\"%.*s\":{\"ab\":1,\"c\":2},\"d\":3}}", 252,
+	    k256);
 	buf_reset(&want);
 	buf_addf(&want, "p.%.*s.c|N|2\np.d|N|3\n", 252, k256);
 	assert_int_equal(scan(&r, b.p), 0);
@@ -555,8 +557,8 @@ test_junk(void **state)
 		for (size_t i = 1; i < n; i++) {
 			seed = seed * 1103515245u + 12345u;
 			/* mostly JSON punctuation, so the scanner gets deep */
-			static const char alpha[] = "{}[]\":,\\u0123456789eE.-+ "
-			    "truefalsn\x01\xff";
+			static const char alpha[] =
+			    "{}[]\":,\\u0123456789eE.-+ truefalsn\x01\xff";
 			line[i] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
 		}
 		if (scan_n(&r, line, n) == 0) {

@@ -108,8 +108,8 @@ test_traefik(void **state)
 	    "\"OriginStatus\":502,\"StartLocal\":"
 	    "\"2026-11-20T10:00:00.5+01:00\",\"time\":\"2026-11-20T09:00:09Z\","
 	    "\"request_user-agent\":\"lower\",\"REQUEST_REFERER\":\"no\","
-	    "\"request_REFERER\":\"upper\",\"request_x-forwarded-for\":\"1.1.1.1\""
-	    "}"), 0);
+	    "\"request_REFERER\":\"upper\","
+	    "\"request_x-forwarded-for\":\"1.1.1.1\"}"), 0);
 	assert_span_equal(c.r.remote_addr, "[2001:db8::1]:443");
 	assert_int_equal(c.r.status, 502);
 	assert_true(c.r.time_ns == T0 + 500000000);
@@ -268,9 +268,10 @@ test_vlogs(void **state)
 	    "\"-\", \"request_method\": \"GET\", \"request_uri\": "
 	    "\"/api/v1/products?page=19\", \"status\": \"200\", "
 	    "\"body_bytes_sent\": \"8260\", \"http_user_agent\": "
-	    "\"acme-inventory-sync/3.4 (+ops@acme.example)\", \"http_referer\": "
-	    "\"-\", \"request_time\": \"0.013\", \"host\": \"shop.example.com\", "
-	    "\"service\": \"shop\", \"client_ip\": \"9.9.9.9\"}", &c), 0);
+	    "\"acme-inventory-sync/3.4 (+ops@acme.example)\", "
+	    "\"http_referer\": \"-\", \"request_time\": \"0.013\", "
+	    "\"host\": \"shop.example.com\", \"service\": \"shop\", "
+	    "\"client_ip\": \"9.9.9.9\"}", &c), 0);
 	assert_true(c.r.time_ns == T0 + 427000000);
 	assert_span_equal(c.r.remote_addr, "119.161.102.115");
 	assert_span_equal(c.r.xff, "");
@@ -318,9 +319,10 @@ test_generic(void **state)
 	buf_init(&c.scratch);
 	assert_int_equal(run(&c, "{\"ts\":\"2026-11-20T09:00:00Z\",\"peer\":"
 	    "\"10.0.0.1\",\"ip\":\"203.0.113.5\",\"req\":{\"path\":\"/a?b\","
-	    "\"verb\":\"PUT\"},\"code\":\"503\",\"dur\":2.5,\"headers\":{\"ua\":"
-	    "[\"x\"]},\"body_bytes_sent\":77,\"host\":\"h\",\"_time\":\"junk\","
-	    "\"request_uri\":\"/not-this\"}"), 0);
+	    "\"verb\":\"PUT\"},\"code\":\"503\",\"dur\":2.5,"
+	    "\"headers\":{\"ua\":[\"x\"]},\"body_bytes_sent\":77,"
+	    "\"host\":\"h\","
+	    "\"_time\":\"junk\",\"request_uri\":\"/not-this\"}"), 0);
 	assert_true(c.r.time_ns == T0);
 	/* client_ip came first in the spec: it is tried first. */
 	assert_span_equal(c.r.remote_addr, "203.0.113.5");
@@ -461,8 +463,8 @@ test_skips(void **state)
 	/* address */
 	assert_int_equal(reason(FMT_VLOGS, "{\"_time\":\"2026-11-20T09:00:00Z\""
 	    "}"), SKIP_ADDR);
-	assert_int_equal(reason(FMT_VLOGS, "{\"_time\":\"2026-11-20T09:00:00Z\","
-	    "\"remote_addr\":\"-\"}"), SKIP_ADDR);
+	assert_int_equal(reason(FMT_VLOGS, "{\"_time\":"
+	    "\"2026-11-20T09:00:00Z\",\"remote_addr\":\"-\"}"), SKIP_ADDR);
 	assert_int_equal(reason(FMT_CADDY, "{\"ts\":1795165200,\"request\":"
 	    "{\"client_ip\":\"1.2.3.4\"}}"), SKIP_ADDR);
 	/* status */
@@ -613,7 +615,8 @@ test_truncated(void **state)
 			assert_int_equal(parse_with(lines[l].fmt, cut, &c),
 			    SKIP_JSON);
 		}
-		assert_int_equal(parse_with(lines[l].fmt, lines[l].line, &c), 0);
+		assert_int_equal(parse_with(lines[l].fmt, lines[l].line, &c),
+		    0);
 		free(cut);
 		ctx_release(&c);
 	}
@@ -687,8 +690,8 @@ compare_scenario(const char *dir, const char *name, size_t *total)
 		int rt = json_parse(ct.m, lt.p, lt.n, &ct.r, &ct.scratch);
 		int rv = json_parse(cv.m, lv.p, lv.n, &cv.r, &cv.scratch);
 		if (rt != 0 || rv != 0)
-			fail_msg("%s line %zu: skip %d (traefik) %d (vlogs)", name,
-			    lineno, rt, rv);
+			fail_msg("%s line %zu: skip %d (traefik) %d (vlogs)",
+			    name, lineno, rt, rv);
 		struct logrec *a = &ct.r, *b = &cv.r;
 		const char *what = NULL;
 		if (a->time_ns / 1000 != b->time_ns / 1000)
