@@ -102,7 +102,7 @@ fuzz-run: fuzz
 install: anomaly-detect
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)
 	install -m 0755 anomaly-detect $(DESTDIR)$(BINDIR)/anomaly-detect
-	install -m 0644 samples/access.log $(DESTDIR)$(SHAREDIR)/sample-access.log
+	install -m 0644 samples/access.log.gz $(DESTDIR)$(SHAREDIR)/sample-access.log.gz
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/anomaly-detect

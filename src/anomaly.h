@@ -58,7 +58,8 @@ struct buf {
 	size_t len;
 	size_t cap;
 };
-#define BUF_INIT { NULL, 0, 0 }
+extern char buf_empty_str[1]; /* what an empty, unallocated buf points at */
+#define BUF_INIT { buf_empty_str, 0, 0 }
 void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
@@ -382,6 +383,7 @@ struct intern {
 	size_t n, cap;
 	char *arena;
 	size_t arena_len, arena_cap;
+	uint32_t last;    /* the id handed out last: logs repeat in runs */
 };
 #define INTERN_MAX_LEN ((1u << 20) - 1)
 void intern_init(struct intern *t);
@@ -590,6 +592,12 @@ struct settings {
 	size_t njson_map;
 	int json;   /* --json output */
 	int top;    /* rows in "top clients" */
+	/* VictoriaLogs: secrets come from files or the environment only. */
+	char *vlogs_url, *vlogs_account_id, *vlogs_project_id, *vlogs_user;
+	char *vlogs_password_file, *vlogs_token_file;
+	char **vlogs_field_map;
+	size_t nvlogs_field_map;
+	int64_t vlogs_timeout_ns;
 };
 void settings_init(struct settings *st);
 void settings_release(struct settings *st);
@@ -607,6 +615,7 @@ int settings_option(struct settings *st, const char *optname,
 /* -------------------------------------------------------------- cmd_*.c */
 
 int cmd_scan(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 
 #endif /* ANOMALY_H */

@@ -153,6 +153,13 @@ intern_add(struct intern *t, const char *p, size_t n)
 		return 0;
 	if (n > INTERN_MAX_LEN)
 		n = INTERN_MAX_LEN;
+	/*
+	 * Consecutive rows often share a value (one host, a client's
+	 * session with one user agent and referer): compare with the last
+	 * string before hashing.
+	 */
+	if (t->last != 0 && slot_matches(t, t->last, p, n))
+		return t->last;
 	uint64_t h = hash_bytes(p, n);
 	uint32_t h32 = (uint32_t)h;
 	size_t mask = t->nslots - 1;
@@ -161,7 +168,7 @@ intern_add(struct intern *t, const char *p, size_t n)
 	while (t->slots[j] != 0) {
 		if (t->hashes[j] == h32 &&
 		    slot_matches(t, t->slots[j] - 1, p, n))
-			return t->slots[j] - 1;
+			return t->last = t->slots[j] - 1;
 		j = (j + 1) & mask;
 	}
 	if (t->n >= UINT32_MAX - 2)
@@ -188,6 +195,7 @@ intern_add(struct intern *t, const char *p, size_t n)
 	t->hashes[j] = h32;
 	if (t->n * 2 > t->nslots)
 		intern_rehash(t, t->nslots * 2);
+	t->last = id;
 	return id;
 }
 

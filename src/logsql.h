@@ -212,6 +212,17 @@ int lq_token_rune(const unsigned char *p, size_t n, size_t *used);
  * RFC 3339 times, else as numbers, else natural string order ("a2" <
  * "a10").  -1, 0, 1. */
 int lq_value_cmp(struct span a, struct span b);
+/* The same with the parsing done once, for sorting many values. */
+struct lq_vkey {
+	struct span s;
+	int64_t i;
+	uint64_t u;
+	double d;
+	int64_t ts;
+	unsigned flags;
+};
+void lq_vkey_init(struct lq_vkey *k, struct span s);
+int lq_vkey_cmp(const struct lq_vkey *a, const struct lq_vkey *b);
 
 /* --------------------------------------------------------- logsql_exec.c */
 

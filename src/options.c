@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "anomaly.h"
+#include "vlogs.h"
 
 void
 settings_init(struct settings *st)
@@ -32,7 +33,73 @@ settings_release(struct settings *st)
 		free(st->json_map[i]);
 	free(st->json_map);
 	free(st->log_format);
+	free(st->vlogs_url);
+	free(st->vlogs_account_id);
+	free(st->vlogs_project_id);
+	free(st->vlogs_user);
+	free(st->vlogs_password_file);
+	free(st->vlogs_token_file);
+	for (size_t i = 0; i < st->nvlogs_field_map; i++)
+		free(st->vlogs_field_map[i]);
+	free(st->vlogs_field_map);
 	memset(st, 0, sizeof(*st));
+}
+
+static void
+replace_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+/* The vlogs_* settings: where VictoriaLogs is and how to talk to it. */
+static int
+settings_set_vlogs(struct settings *st, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	if (strcmp(name, "url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			snprintf(err, errlen, "vlogs_url: want http:// or "
+			    "https://");
+			return -1;
+		}
+		replace_str(&st->vlogs_url, value);
+	} else if (strcmp(name, "account_id") == 0 ||
+	    strcmp(name, "project_id") == 0) {
+		uint64_t n;
+		if (parse_u64(span_str(value), &n) != 0 || n > UINT32_MAX) {
+			snprintf(err, errlen, "vlogs_%s: \"%s\" is not a "
+			    "tenant number", name, value);
+			return -1;
+		}
+		replace_str(name[0] == 'a' ? &st->vlogs_account_id :
+		    &st->vlogs_project_id, value);
+	} else if (strcmp(name, "user") == 0)
+		replace_str(&st->vlogs_user, value);
+	else if (strcmp(name, "password_file") == 0)
+		replace_str(&st->vlogs_password_file, value);
+	else if (strcmp(name, "bearer_token_file") == 0)
+		replace_str(&st->vlogs_token_file, value);
+	else if (strcmp(name, "field") == 0) {
+		const char *one[1] = { value };
+		char cerr[256];
+		if (vlogs_map_check(one, 1, cerr, sizeof(cerr)) != 0) {
+			snprintf(err, errlen, "vlogs_field: %s", cerr);
+			return -1;
+		}
+		st->vlogs_field_map = xreallocarray(st->vlogs_field_map,
+		    st->nvlogs_field_map + 1, sizeof(char *));
+		st->vlogs_field_map[st->nvlogs_field_map++] = xstrdup(value);
+	} else if (strcmp(name, "timeout") == 0) {
+		if (parse_duration(span_str(value), &st->vlogs_timeout_ns) != 0) {
+			snprintf(err, errlen, "vlogs_timeout: \"%s\" is not a "
+			    "duration such as 30s", value);
+			return -1;
+		}
+	} else
+		return 1;
+	return 0;
 }
 
 /*
@@ -114,7 +181,9 @@ settings_set(struct settings *st, const char *name, const char *value,
 			return -1;
 		}
 		st->load.input.max_line = (size_t)n;
-	} else
+	} else if (strncmp(name, "vlogs_", 6) == 0)
+		return settings_set_vlogs(st, name + 6, value, err, errlen);
+	else
 		return 1;
 	return 0;
 }

@@ -134,8 +134,11 @@ jl_field(void *ctx, struct span key, enum json_type t, struct span v)
 	struct jl_ctx *c = ctx;
 
 	if (t != JT_STRING) {
-		snprintf(c->err, c->errlen, "field \"%.*s\" is not a string",
-		    (int)(key.n > 64 ? 64 : key.n), key.p);
+		struct buf k = BUF_INIT;
+		buf_add_escaped(&k, key.p, key.n > 64 ? 64 : key.n);
+		snprintf(c->err, c->errlen, "field \"%s\" is not a string",
+		    k.p);
+		buf_release(&k);
 		return 1;
 	}
 	qresult_add(c->q, key, v);

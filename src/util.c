@@ -121,12 +121,12 @@ xstrndup(const char *s, size_t n)
 
 /* ---- buffers */
 
-static char buf_empty[1];
+char buf_empty_str[1];
 
 void
 buf_init(struct buf *b)
 {
-	b->p = buf_empty;
+	b->p = buf_empty_str;
 	b->len = 0;
 	b->cap = 0;
 }

@@ -337,9 +337,12 @@ stream_line(void *ctx, const char *line, size_t len, int terminated,
 	}
 	if (qresult_add_jsonl(dst, line, len, &st->scratch, why,
 	    sizeof(why)) != 0) {
-		char m[200];
-		snprintf(m, sizeof(m), "stream aborted: %s", why);
-		stream_fail(st, VLOGS_E_STREAM, m, line, len);
+		/* qresult's reason quotes the key as it was sent. */
+		struct buf m = BUF_INIT;
+		buf_addstr(&m, "stream aborted: ");
+		add_text(&m, why, strlen(why), sizeof(why));
+		stream_fail(st, VLOGS_E_STREAM, m.p, line, len);
+		buf_release(&m);
 		goto fail;
 	}
 	if (st->map.n > 0)
@@ -627,6 +630,18 @@ retryable_status(int status)
 	return status == 502 || status == 503 || status == 429;
 }
 
+/* http_do's message without its "POST <url>: " prefix, ours says where. */
+static const char *
+http_reason(const char *herr, const char *where)
+{
+	size_t n = strlen(where);
+
+	if (strncmp(herr, "POST ", 5) == 0 && strncmp(herr + 5, where, n) == 0 &&
+	    strncmp(herr + 5 + n, ": ", 2) == 0)
+		return herr + 5 + n + 2;
+	return herr;
+}
+
 static void
 server_text(struct buf *b, const struct http_response *rs)
 {
@@ -794,29 +809,29 @@ vlogs_query(const struct vlogs_opts *o, const char *logsql, int64_t start_ns,
 				if (attempt < o->retries)
 					retry = 1;
 				else
-					seterr(e, VLOGS_E_NETWORK, "%s (after %d "
-					    "attempts)", herr, e->attempts);
+					seterr(e, VLOGS_E_NETWORK, "%s: %s (after "
+					    "%d attempts)", where,
+					    http_reason(herr, where),
+					    e->attempts);
 				break;
 			case HTTP_FAIL_TRUNCATED:
-				if (st->blank)
-					seterr(e, VLOGS_E_STREAM, "stream "
-					    "aborted by the server after %zu "
-					    "rows: %s", st->rows, herr);
-				else
-					seterr(e, VLOGS_E_STREAM, "stream "
-					    "aborted after %zu rows: %s",
-					    st->rows, herr);
+				seterr(e, VLOGS_E_STREAM, "%s: stream aborted%s "
+				    "after %zu rows: %s", where, st->blank ?
+				    " by the server" : "", st->rows,
+				    http_reason(herr, where));
 				break;
 			case HTTP_FAIL_USAGE:
-				seterr(e, VLOGS_E_USAGE, "%s", herr);
+				seterr(e, VLOGS_E_USAGE, "%s: %s", where,
+				    http_reason(herr, where));
 				break;
 			case HTTP_FAIL_TIMEOUT:
-				seterr(e, VLOGS_E_NETWORK, "%s (the query "
-				    "timeout is sent to the server; this is "
-				    "the client's deadline)", herr);
+				seterr(e, VLOGS_E_NETWORK, "%s: %s (the client's "
+				    "deadline: the query timeout plus a "
+				    "margin)", where, http_reason(herr, where));
 				break;
 			default:
-				seterr(e, VLOGS_E_NETWORK, "%s", herr);
+				seterr(e, VLOGS_E_NETWORK, "%s: %s", where,
+				    http_reason(herr, where));
 				break;
 			}
 			if (!retry)
