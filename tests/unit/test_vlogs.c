@@ -1229,9 +1229,10 @@ test_stream_failures(void **state)
 		{ "{\"a\":null}\n", VLOGS_E_STREAM, "not a string" },
 		{ "\x1b[2J\x07\n", VLOGS_E_STREAM, "\\x1b[2J\\x07" },
 		{ "{\"a\":\"b\"} trailing\n", VLOGS_E_STREAM, "malformed" },
-		/* qresult's reason quotes the key, here with a newline. */
+		/* qresult's reason quotes the key, here with a newline:
+		 * escaped there, and its backslash escaped again here. */
 		{ "{\"a\\nb\":1}\n", VLOGS_E_STREAM,
-		  "field \"a\\x0ab\" is not a string" },
+		  "field \"a\\\\x0ab\" is not a string" },
 	};
 	struct vlogs_opts o;
 	struct vlogs_error e;
