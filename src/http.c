@@ -23,7 +23,8 @@
 
 #include <curl/curl.h>
 
-#include "http.h"
+#include "anomaly.h"
+
 
 /* ---- lines */
 

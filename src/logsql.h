@@ -20,7 +20,8 @@
  * ../shared/docs/victorialogs-api.md): implicit AND by space, AND, OR,
  * NOT / ! / -, parentheses; NOT binds tightest, then AND, then OR.
  * Unquoted values are VictoriaLogs "compound tokens": words glued with
- * + - / : . $ and no space between (/wp-login.php, 10.0.0.1, 2026-11-20T09:00:00Z).
+ * + - / : . $ and no space between (/wp-login.php, 10.0.0.1,
+ * 2026-11-20T09:00:00Z).
  * The canonical text is what VictoriaLogs itself prints for a query, so
  * default stats result names ("count(*)", "count(*) if (status:>=400)")
  * come out the same from both stores.

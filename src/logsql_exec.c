@@ -693,25 +693,48 @@ tmap_get(struct tmap *m, const uint64_t *k, size_t max, int *added)
 
 /* ---- distinct (group, value) pairs */
 
+#define PBITS 11
+#define NPART (1 << PBITS)
+
 struct pairs {
 	uint64_t recent[RECENT_SIZE]; /* key + 1 */
+	size_t hist[NPART];           /* pairs per partition */
 	uint64_t *v;
 	size_t n, cap;
 };
 
+static inline size_t
+pair_part(uint64_t key)
+{
+	return (size_t)(mix(key) >> (64 - PBITS));
+}
+
+/*
+ * Reserving room for every row at once costs nothing until touched (the
+ * allocator maps it lazily) and saves copying a growing array.
+ */
 static void
+pairs_reserve(struct pairs *p, size_t n)
+{
+	if (n > p->cap) {
+		p->v = xreallocarray(p->v, n, sizeof(*p->v));
+		p->cap = n;
+	}
+}
+
+static inline void
 pairs_add(struct pairs *p, uint64_t key)
 {
-	size_t h = (size_t)(mix(key) & (RECENT_SIZE - 1));
+	uint64_t h = mix(key);
+	size_t r = (size_t)(h & (RECENT_SIZE - 1));
 
-	if (p->recent[h] == key + 1)
+	if (p->recent[r] == key + 1)
 		return;
-	p->recent[h] = key + 1;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 4096;
-		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
-	}
+	p->recent[r] = key + 1;
+	if (p->n == p->cap)
+		pairs_reserve(p, p->cap ? p->cap * 2 : 4096);
 	p->v[p->n++] = key;
+	p->hist[h >> (64 - PBITS)]++;
 }
 
 static int
@@ -733,23 +756,21 @@ pairs_count(struct pairs *p, uint64_t *cnt)
 				cnt[p->v[i] >> 32]++;
 		return;
 	}
-	/* Partition by hash so that each part's table fits in cache. */
-	enum { PBITS = 10, NPART = 1 << PBITS };
+	/* Partition by hash (one scatter pass; the sizes were counted as
+	 * the pairs came) so that each part's table fits in cache. */
 	size_t *start = xcalloc(NPART + 1, sizeof(*start));
+	size_t *fill = xcalloc(NPART, sizeof(*fill));
 	uint64_t *out = xreallocarray(NULL, p->n, sizeof(*out));
 	size_t maxpart = 0;
 
-	for (size_t i = 0; i < p->n; i++)
-		start[(mix(p->v[i]) >> (64 - PBITS)) + 1]++;
 	for (size_t k = 0; k < NPART; k++) {
-		if (start[k + 1] > maxpart)
-			maxpart = start[k + 1];
-		start[k + 1] += start[k];
+		if (p->hist[k] > maxpart)
+			maxpart = p->hist[k];
+		start[k + 1] = start[k] + p->hist[k];
+		fill[k] = start[k];
 	}
-	size_t *fill = xreallocarray(NULL, NPART, sizeof(*fill));
-	memcpy(fill, start, NPART * sizeof(*fill));
 	for (size_t i = 0; i < p->n; i++)
-		out[fill[mix(p->v[i]) >> (64 - PBITS)]++] = p->v[i];
+		out[fill[pair_part(p->v[i])]++] = p->v[i];
 	free(fill);
 	size_t ns = 16;
 	while (ns < maxpart * 2)
@@ -762,7 +783,8 @@ pairs_count(struct pairs *p, uint64_t *cnt)
 		memset(tab, 0, tn * sizeof(*tab));
 		for (size_t i = a; i < e; i++) {
 			uint64_t key = out[i];
-			size_t j = (size_t)(mix(key ^ 0x5bd1e995ULL) & (tn - 1));
+			/* low hash bits: the high ones chose the partition */
+			size_t j = (size_t)(mix(key) & (tn - 1));
 			while (tab[j] != 0 && tab[j] != key + 1)
 				j = (j + 1) & (tn - 1);
 			if (tab[j] == 0) {
@@ -2145,8 +2167,11 @@ fast_stats(struct xctx *x, struct xf *main, const struct sspec *sp,
 			f->iff = xf_build(x, f->st->iff);
 			ifm[k] = xmalloc(STORE_BLOCK_ROWS);
 		}
-		if (f->st->fn == LQS_COUNT_UNIQ)
+		if (f->st->fn == LQS_COUNT_UNIQ) {
 			f->pairs = xcalloc(1, sizeof(*f->pairs));
+			pairs_reserve(f->pairs, x->s->rows > 4096 ?
+			    (size_t)x->s->rows : 4096);
+		}
 	}
 	mask = xmalloc(STORE_BLOCK_ROWS);
 	idx = xreallocarray(NULL, STORE_BLOCK_ROWS, sizeof(*idx));

@@ -16,6 +16,7 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "scan", cmd_scan, "read logs into the embedded store and report" },
+	{ "query", cmd_query, "run a LogsQL query on log files or VictoriaLogs" },
 	{ "generate", cmd_generate,
 	    "write realistic labeled traffic for tests and benchmarks" },
 };

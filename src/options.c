@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "anomaly.h"
-#include "vlogs.h"
 
 void
 settings_init(struct settings *st)

@@ -22,8 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
-#include "vlogs.h"
+#include "anomaly.h"
 
 #define QUERY_PATH "/select/logsql/query"
 #define SNIPPET_MAX 256    /* bytes of an offending line in a message */

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "anomaly.h"
-#include "vlogs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,6 @@
 #include <arpa/inet.h>
 
 #include "testutil.h"
-#include "http.h"
-#include "vlogs.h"
 
 #define SEC INT64_C(1000000000)
 #define MS INT64_C(1000000)
