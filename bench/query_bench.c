@@ -16,7 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logsql.h"
+#include "anomaly.h"
+
 
 static int
 cmp_i64(const void *a, const void *b)
@@ -50,11 +51,14 @@ main(int argc, char **argv)
 	load_opts_init(&o);
 	while ((ch = getopt(argc, argv, "r:f:t:")) != -1) {
 		switch (ch) {
-		case 'r':
-			runs = atoi(optarg);
-			if (runs < 1 || runs > 1000)
+		case 'r': {
+			uint64_t v;
+			if (parse_u64(span_str(optarg), &v) != 0 || v < 1 ||
+			    v > 1000)
 				usage();
+			runs = (int)v;
 			break;
+		}
 		case 'f':
 			if (logfmt_lookup(optarg) < 0)
 				usage();
@@ -97,9 +101,7 @@ main(int argc, char **argv)
 	printf("load_seconds %.3f\n", (double)(l1 - l0) / 1e9);
 	printf("memory_bytes %zu\n", store_memory(&s));
 
-	t = calloc((size_t)runs, sizeof(*t));
-	if (t == NULL)
-		return 1;
+	t = xcalloc((size_t)runs, sizeof(*t));
 	qresult_init(&r);
 	for (int i = 0; i < runs; i++) {
 		qresult_reset(&r);
@@ -114,6 +116,24 @@ main(int argc, char **argv)
 		printf("run_seconds %.6f\n", (double)t[i] / 1e9);
 	}
 	printf("result_rows %zu\n", r.nrows);
+	/* Totals of the integer columns, so the caller can check another
+	 * tool computed the same thing. */
+	for (size_t c = 0; r.nrows > 0 && c < qresult_row_len(&r, 0); c++) {
+		struct span name = qresult_name(&r, 0, c);
+		uint64_t total = 0, v;
+		int ok = 1;
+		for (size_t i = 0; i < r.nrows && ok; i++) {
+			struct span val = qresult_value(&r, i, c);
+			if (!span_eq(qresult_name(&r, i, c), name) ||
+			    parse_u64(val, &v) != 0)
+				ok = 0;
+			else
+				total += v;
+		}
+		if (ok)
+			printf("sum_%.*s %llu\n", (int)name.n, name.p,
+			    (unsigned long long)total);
+	}
 	qsort(t, (size_t)runs, sizeof(*t), cmp_i64);
 	printf("median_seconds %.6f\n", (double)t[runs / 2] / 1e9);
 	printf("rows_per_second %.0f\n", t[runs / 2] > 0 ?

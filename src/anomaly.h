@@ -580,6 +580,252 @@ void qresult_write_jsonl(const struct qresult *q, struct buf *out);
 int qresult_add_jsonl(struct qresult *q, const char *line, size_t len,
     struct buf *scratch, char *err, size_t errlen);
 
+/* -------------------------------------------------------------- logsql.c */
+
+/*
+ * Parsing LogsQL into a tree, printing the tree back as canonical LogsQL,
+ * and rewriting a query (confining it to a time window).
+ *
+ * The grammar and the meaning follow VictoriaLogs (see
+ * ../shared/docs/victorialogs-api.md): implicit AND by space, AND, OR,
+ * NOT / ! / -, parentheses; NOT binds tightest, then AND, then OR.
+ * Unquoted values are VictoriaLogs "compound tokens": words glued with
+ * + - / : . $ and no space between (/wp-login.php, 10.0.0.1,
+ * 2026-11-20T09:00:00Z).
+ * The canonical text is what VictoriaLogs itself prints for a query, so
+ * default stats result names ("count(*)", "count(*) if (status:>=400)")
+ * come out the same from both stores.
+ *
+ * Everything is bounded: the query text, the nesting depth, the number
+ * of pipes, of in() values, of by-fields, of stats functions.  Errors
+ * name the 1-based column (in characters), the offending token and what
+ * was expected.
+ */
+#define LOGSQL_MAX_QUERY (64 * 1024)
+#define LOGSQL_MAX_DEPTH 64
+#define LOGSQL_MAX_PIPES 64
+#define LOGSQL_MAX_VALUES 4096  /* in(...) */
+#define LOGSQL_MAX_BY 16        /* by-fields of stats, uniq, top */
+#define LOGSQL_MAX_STATS 32     /* functions in one stats pipe */
+#define LOGSQL_MAX_FUNC_FIELDS 16
+#define LOGSQL_MAX_SORT_KEYS 16
+#define LOGSQL_MAX_FIELDS 256   /* fields a, b, ... */
+#define LOGSQL_MAX_REGEXP 1024  /* bytes of one regexp */
+
+/* A string owned by the query: NUL-terminated, but may hold NUL bytes
+ * (a quoted "\x00"), so the length is what counts. */
+struct lq_str {
+	char *p;
+	size_t n;
+};
+
+enum lq_op {
+	LQ_ALL = 1,      /* "*": every row */
+	LQ_AND,
+	LQ_OR,
+	LQ_NOT,
+	LQ_PHRASE,       /* word or "phrase" inside the value; f:"" = empty */
+	LQ_PREFIX,       /* foo*: a word starting so; f:* = not empty */
+	LQ_SUBSTR,       /* *foo*: anywhere */
+	LQ_IPHRASE,      /* i(foo): phrase, ASCII case-insensitive */
+	LQ_IPREFIX,      /* i(foo*) */
+	LQ_EXACT,        /* f:=v: the whole value */
+	LQ_EXACT_PREFIX, /* f:=v*: the value starts with v */
+	LQ_REGEXP,       /* f:~"re": RE2 syntax, unanchored */
+	LQ_IN,           /* f:in(a, "b"): exactly one of */
+	LQ_RANGE,        /* f:>N, f:<=N, f:range[a, b): value as a number */
+	LQ_IPV4_RANGE,   /* f:ipv4_range("10.0.0.0/8"), ipv4_range(lo, hi) */
+	LQ_TIME,         /* _time:5m, _time:[a, b), _time:>T ... */
+};
+
+/* A bound of a _time filter: absolute, "now minus v", or none. */
+enum lq_tkind {
+	LQT_OPEN = 0,
+	LQT_ABS,
+	LQT_NOW,
+};
+
+struct lq_time {
+	enum lq_tkind lo_kind, hi_kind;
+	int64_t lo, hi;   /* inclusive ns; for LQT_NOW, subtracted from now */
+	int64_t offset;   /* "offset 5m": subtracted from both bounds */
+};
+
+struct lq_filter {
+	enum lq_op op;
+	struct lq_str field;        /* p == NULL: _msg */
+	struct lq_str value;        /* phrase, prefix, exact value, regexp */
+	struct lq_str *vals;        /* LQ_IN */
+	size_t nvals;
+	struct lq_filter **kids;    /* LQ_AND, LQ_OR (2+), LQ_NOT (1) */
+	size_t nkids;
+	double lo, hi;              /* LQ_RANGE, both inclusive */
+	uint32_t ip_lo, ip_hi;      /* LQ_IPV4_RANGE, host order, inclusive */
+	struct lq_time t;           /* LQ_TIME */
+	struct lq_str repr;         /* LQ_RANGE, LQ_TIME: as written */
+	void *re;                   /* LQ_REGEXP: compiled (regex_t) */
+};
+
+enum lq_func {
+	LQS_COUNT = 1,   /* count(), count(*): rows; count(f...): rows with f */
+	LQS_COUNT_UNIQ,  /* distinct non-empty values (tuples) */
+	LQS_SUM,
+	LQS_MIN,
+	LQS_MAX,
+	LQS_AVG,
+	LQS_QUANTILE,
+};
+
+struct lq_stat {
+	enum lq_func fn;
+	struct lq_str *fields;      /* none for count() */
+	size_t nfields;
+	double phi;                 /* LQS_QUANTILE */
+	struct lq_str phi_repr;
+	struct lq_filter *iff;      /* "if (filter)", or NULL */
+	struct lq_str name;         /* given, or VictoriaLogs' default */
+};
+
+enum lq_bucket {
+	LQB_NONE = 0,
+	LQB_TIME,        /* _time:1m */
+	LQB_IPV4,        /* client_ip:/24 */
+	LQB_NUM,         /* request_time:0.1, body_bytes_sent:1KiB */
+};
+
+struct lq_by {
+	struct lq_str field;
+	enum lq_bucket bucket;
+	int64_t step_ns, offset_ns; /* LQB_TIME */
+	unsigned mask;              /* LQB_IPV4: prefix length 0..32 */
+	double step, offset;        /* LQB_NUM */
+	struct lq_str repr;         /* bucket as written; n == 0: none */
+	struct lq_str offset_repr;  /* n == 0: none */
+};
+
+enum lq_pipe_kind {
+	LQP_STATS = 1,
+	LQP_FILTER,
+	LQP_SORT,
+	LQP_LIMIT,
+	LQP_OFFSET,
+	LQP_FIELDS,
+	LQP_UNIQ,
+	LQP_TOP,
+};
+
+struct lq_sortkey {
+	struct lq_str field;
+	int desc;
+};
+
+struct lq_pipe {
+	enum lq_pipe_kind kind;
+	struct lq_by *by;           /* stats */
+	size_t nby;
+	struct lq_stat *stats;
+	size_t nstats;
+	struct lq_filter *filter;   /* filter */
+	struct lq_sortkey *keys;    /* sort */
+	size_t nkeys;
+	int desc;                   /* sort: the whole order reversed */
+	uint64_t off;               /* sort: offset */
+	uint64_t n;                 /* limit, offset, top N, sort/uniq limit
+	                               (0 = none for sort and uniq) */
+	struct lq_str *fields;      /* fields; uniq and top: by-fields */
+	size_t nfields;
+	int with_hits;              /* uniq */
+	struct lq_str hits;         /* top: name of the hits field */
+};
+
+struct lq_arena;
+
+struct logsql_query {
+	struct lq_filter *filter;
+	struct lq_pipe *pipes;
+	size_t npipes;
+	struct lq_arena *arena;     /* owns every node and string */
+	void **regexps;             /* compiled, freed with the query */
+	size_t nregexps, regexps_cap;
+};
+
+/* Parses q[0..len); NULL with the reason in err. */
+struct logsql_query *logsql_parse(const char *q, size_t len, char *err,
+    size_t errlen);
+void logsql_free(struct logsql_query *q);
+/* Canonical LogsQL; appended to out. */
+void logsql_print(const struct logsql_query *q, struct buf *out);
+void logsql_print_filter(const struct lq_filter *f, struct buf *out);
+/*
+ * The query confined to [start_ns, end_ns):
+ * "_time:[start,end) (filter) | pipes", as canonical LogsQL appended to
+ * out.  Either side may be TIME_NONE (open: "_time:>=start",
+ * "_time:<end").  The caller's own _time filters stay: the window can
+ * only narrow.
+ */
+int logsql_confine(const char *q, size_t len, int64_t start_ns,
+    int64_t end_ns, struct buf *out, char *err, size_t errlen);
+
+/* Helpers the executor shares with the parser. */
+/* A VictoriaLogs number: 12, -1.5, 1e3, 1_000, 0x1F, 10KiB, 1.5K (1500),
+ * 2MB, 5m (in ns), inf, nan.  -1 if s is none of these. */
+int lq_parse_number(struct span s, double *out);
+/* A plain decimal number as found in a log field ("404", "0.043",
+ * "-1.5e3"); what a range filter and sum/avg accept. */
+int lq_parse_float(struct span s, double *out);
+/* Four decimal octets; host order. */
+int lq_parse_ipv4(struct span s, uint32_t *out);
+/* A float as Go's strconv.FormatFloat(v, 'f', -1, 64) writes it, as
+ * VictoriaLogs writes sum() and avg(): "3", "0.25", "NaN", "+Inf". */
+size_t lq_fmt_float(double v, char *out, size_t outlen);
+/* Part of a word: letters, digits, '_' (the code point at p, len n);
+ * sets *used to its length in bytes (1 for a byte that is not UTF-8). */
+int lq_token_rune(const unsigned char *p, size_t n, size_t *used);
+/* VictoriaLogs' ordering of values: as integers when both are, else as
+ * RFC 3339 times, else as numbers, else natural string order ("a2" <
+ * "a10").  -1, 0, 1. */
+int lq_value_cmp(struct span a, struct span b);
+/* The same with the parsing done once, for sorting many values. */
+struct lq_vkey {
+	struct span s;
+	int64_t i;
+	uint64_t u;
+	double d;
+	int64_t ts;
+	unsigned flags;
+};
+void lq_vkey_init(struct lq_vkey *k, struct span s);
+int lq_vkey_cmp(const struct lq_vkey *a, const struct lq_vkey *b);
+
+/* --------------------------------------------------------- logsql_exec.c */
+
+/*
+ * Running a parsed query on the embedded store, giving what VictoriaLogs
+ * would give for it: rows of string values (see qresult.c).
+ *
+ *  - now_ns is "now" for relative times: _time:5m is [now-5m, now), as in
+ *    VictoriaLogs.  For logs loaded from files pass the newest row's time
+ *    plus 1 ns, so that the newest row is inside the last 5 minutes.
+ *  - Rows without stats: _msg ("GET /health 200": METHOD URI STATUS, as
+ *    the vlogs.jsonl files have it), _time, _stream ("{}"), then the
+ *    store's other fields in store order; empty values are left out.
+ *    They come oldest first.
+ *  - Stats: one row per group, by-fields first, then the results; groups
+ *    in the order of their first row (oldest first) unless sorted.
+ *  - max_rows caps the rows returned (0: no cap).  Returns 0, 1 when the
+ *    result was cut at max_rows (err says so), or -1 with the reason in
+ *    err (bad query for this store, too many groups...).
+ *  - Memory is bounded: at most LOGSQL_MAX_GROUPS groups; at most
+ *    LOGSQL_MAX_TABLE_ROWS stats rows passed on to further pipes, or rows
+ *    sorted without a limit (sort ... limit N keeps only N; top N too).
+ */
+#define LOGSQL_MAX_GROUPS 10000000
+#define LOGSQL_MAX_TABLE_ROWS 2000000
+
+int logsql_exec(const struct logsql_query *q, const struct store *s,
+    int64_t now_ns, size_t max_rows, struct qresult *out, char *err,
+    size_t errlen);
+
 /* ---------------------------------------------------------------- http.c */
 
 /*
@@ -819,6 +1065,499 @@ int source_query(struct source *src, const char *q, int64_t start_ns,
     int64_t end_ns, size_t max_rows, struct qresult *out, char *err,
     size_t errlen);
 
+struct json_t; /* jansson's json_t (typedef struct json_t json_t) */
+
+/* ---------------------------------------------------------------- lapi.c */
+
+/*
+ * A CrowdSec Local API (LAPI) client for a watcher ("machine"): log in,
+ * push one ban per alert, remove bans, list the bans we made.  Facts it
+ * relies on (seen on 1.4.6, see docs/crowdsec-lapi.md):
+ *  - POST /v1/alerts takes a JSON array and answers 201 with an array of
+ *    ids; any other status means nothing was banned.  A missing field is
+ *    a 500, not a 400.  Duplicates are not rejected: callers dedup (state.c).
+ *  - A decision's duration counts from the alert's stop_at, not from the
+ *    time of the POST: an alert whose last request was 3 h ago with
+ *    "4h" bans for 1 h.  lapi_push_ban therefore lengthens the duration
+ *    sent by the age of stop_at, so a ban always lasts `duration` from now.
+ *  - DELETE /v1/decisions?ip=X matches every decision whose range CONTAINS
+ *    X (a /16 of another tool included) unless contains=false; it also
+ *    takes origin=.  We always send both, so an unban touches only our
+ *    own decisions for that value.
+ *  - GET /v1/alerts pages 100 at a time; limit=0 means all (a limit larger
+ *    than the number of alerts makes 1.4.6 loop forever, so never send one).
+ *
+ * Requests: the watcher JWT is fetched by POST /v1/watchers/login, renewed
+ * LAPI_RELOGIN_MARGIN before its `expire`, and after any 401 (then the
+ * request is sent once more).  Connection failures, timeouts, answers cut
+ * short, 5xx and 429 are retried `retries` times with backoff; other 4xx
+ * are not.  A retried POST whose first try timed out after LAPI had stored
+ * it gives a duplicate alert: harmless (a second, equal ban), and the safe
+ * side of the choice.  Not thread-safe: one struct lapi per thread.
+ *
+ * Error messages name the LAPI (URL redacted) and the request, quote the
+ * server's "message", and never contain the password or the token.
+ */
+#define LAPI_TIMEOUT_DEFAULT (10 * INT64_C(1000000000))
+#define LAPI_CONNECT_TIMEOUT_DEFAULT (5 * INT64_C(1000000000))
+#define LAPI_RETRIES_DEFAULT 3
+#define LAPI_RETRY_BASE_DEFAULT (500 * INT64_C(1000000))
+#define LAPI_RETRY_MAX_DEFAULT (8 * INT64_C(1000000000))
+#define LAPI_RELOGIN_MARGIN (60 * INT64_C(1000000000))
+#define LAPI_EVENTS_MAX 10        /* sample requests sent with an alert */
+#define LAPI_ORIGIN "anomaly-detect"
+#define LAPI_ID_MAX 32            /* an alert id, with its NUL */
+#define LAPI_VALUE_MAX 64         /* an IP or CIDR as text, with its NUL */
+
+struct lapi_opts {
+	const char *url;          /* http://127.0.0.1:8080; no path needed */
+	const char *machine_id;
+	const char *password;     /* read by the caller from a file or the
+	                             environment; never logged or shown */
+	const char *ca_file;      /* extra trust anchors for https */
+	int64_t timeout_ns;       /* one request; 0 = default */
+	int64_t connect_timeout_ns;
+	int retries;              /* further tries after the first */
+	int64_t retry_base_ns;    /* backoff: first wait, doubling ... */
+	int64_t retry_max_ns;     /* ... up to this */
+};
+/* Defaults: pointers NULL, the timeouts, retries and backoff above. */
+void lapi_opts_init(struct lapi_opts *o);
+
+enum lapi_errkind {
+	LAPI_OK = 0,
+	LAPI_E_USAGE,       /* bad options or alert: nothing was sent */
+	LAPI_E_AUTH,        /* login refused, or 401/403 after a re-login */
+	LAPI_E_REJECTED,    /* another 4xx: LAPI refused the request */
+	LAPI_E_UNAVAILABLE, /* 5xx or 429, still after the retries */
+	LAPI_E_NETWORK,     /* connect, TLS, timeout (after the retries) */
+	LAPI_E_PROTOCOL,    /* an answer we cannot read (e.g. 201, no ids) */
+};
+const char *lapi_errkind_name(enum lapi_errkind k);
+
+struct lapi {
+	struct lapi_opts o;          /* strings are owned copies */
+	char *token;                 /* the watcher JWT; NULL = none yet */
+	int64_t token_expire_ns;     /* wall clock; TIME_NONE = unknown */
+	unsigned logins;             /* successful logins so far */
+	/* The last call: */
+	enum lapi_errkind err_kind;
+	int err_status;              /* last HTTP status; 0 = none */
+	int attempts;                /* requests sent, logins included */
+};
+/* Checks and copies the options (URL http(s) without query, machine id
+ * and password present).  No request is sent.  0 or -1. */
+int lapi_init(struct lapi *l, const struct lapi_opts *o, char *err,
+    size_t errlen);
+void lapi_release(struct lapi *l); /* wipes the password and token */
+
+/* Logs in now (normally done on demand).  0 or -1. */
+int lapi_login(struct lapi *l, char *err, size_t errlen);
+/* GET /v1/heartbeat with the JWT: LAPI is up and we may use it. */
+int lapi_heartbeat(struct lapi *l, char *err, size_t errlen);
+
+/* One offending request, sent as an event of the alert. */
+struct lapi_event {
+	int64_t time_ns;
+	struct span method, path, user_agent;
+	struct span source_ip;       /* empty: the alert's value (scope Ip) */
+	int status;                  /* 0 = absent */
+};
+
+struct lapi_alert {
+	const char *scenario;        /* "anomaly-detect/http-probing":
+	                                [A-Za-z0-9_.:/-], at most 128 bytes */
+	const char *message;         /* one sentence (cut at 1 KiB) */
+	const char *value;           /* "203.0.113.7" -> scope Ip,
+	                                "203.0.113.0/24" -> scope Range */
+	int64_t duration_ns;         /* ban length from now, >= 1 s */
+	uint64_t events_count;       /* every offending request (capped at
+	                                INT32_MAX, LAPI's type) */
+	int64_t start_ns, stop_ns;   /* first / last offending request */
+	const struct lapi_event *events; /* the first LAPI_EVENTS_MAX sent */
+	size_t nevents;
+};
+
+/* POST /v1/alerts with one alert and its ban decision.  On success (201
+ * with an array of ids, nothing else) the first id goes to id_out and
+ * the ban's expiry (wall clock ns) to *until_ns (may be NULL); 0.  -1
+ * otherwise: nothing may be recorded as banned. */
+int lapi_push_ban(struct lapi *l, const struct lapi_alert *a, char *id_out,
+    size_t idlen, int64_t *until_ns, char *err, size_t errlen);
+
+/* The JSON body lapi_push_ban sends, built alone (for tests and
+ * --dry-run).  now_ns is the time the duration counts from. */
+int lapi_alert_json(const struct lapi_alert *a, int64_t now_ns,
+    struct buf *out, int64_t *until_ns, char *err, size_t errlen);
+
+/* DELETE /v1/decisions?ip=V (or range=V) &contains=false
+ * &origin=anomaly-detect: our decisions for exactly that IP, or those
+ * inside that range.  *deleted gets LAPI's nbDeleted.  0 or -1. */
+int lapi_delete_decisions(struct lapi *l, const char *value,
+    int64_t *deleted, char *err, size_t errlen);
+
+/* The bans we made that are still active, from GET /v1/alerts
+ * ?origin=anomaly-detect&has_active_decision=true&limit=0 with the
+ * watcher JWT (so no bouncer key is needed); value NULL for all, else
+ * the alerts of that exact IP or range.  Newest first. */
+struct lapi_decision {
+	int64_t id;                  /* decision id */
+	int64_t alert_id;
+	char value[LAPI_VALUE_MAX];
+	char scope[16];              /* "Ip", "Range" */
+	char type[16];               /* "ban" */
+	char scenario[160];          /* printable (escaped), cut to fit */
+	int64_t until_ns;            /* now + the remaining duration */
+};
+struct lapi_decisions {
+	struct lapi_decision *v;
+	size_t n, cap;
+};
+void lapi_decisions_init(struct lapi_decisions *d);
+void lapi_decisions_release(struct lapi_decisions *d);
+int lapi_list_decisions(struct lapi *l, const char *value,
+    struct lapi_decisions *out, char *err, size_t errlen);
+/* Parses a GET /v1/alerts answer as lapi_list_decisions does (exposed
+ * for tests and the fuzzer); out is appended to.  0 or -1. */
+int lapi_parse_alerts(const char *p, size_t n, int64_t now_ns,
+    struct lapi_decisions *out, char *err, size_t errlen);
+
+/* "4h", "1h30m", "3h59m59.5s", "-929.7ms", "500µs" (Go's format) -> ns. */
+int lapi_parse_go_duration(struct span s, int64_t *out_ns);
+
+/* --------------------------------------------------------------- state.c */
+
+/*
+ * What we banned and until when, so a ban is not pushed again every cycle
+ * (LAPI does not reject duplicates).  One JSON document:
+ *
+ *   {"version": 1, "entries": [
+ *   {"value": "203.0.113.7", "scope": "Ip", "scenario": "...",
+ *    "until": "2026-11-25T22:00:00Z", "alert_id": "12",
+ *    "created": "2026-11-25T18:00:00Z"},
+ *   ...]}
+ *
+ * one entry per line.  Times are RFC 3339 UTC (ns precision kept).
+ * Written atomically (temp file in the same directory, fsync, rename,
+ * fsync of the directory), mode 0600.  A file that does not parse, has
+ * another version or an invalid entry is renamed aside to
+ * PATH.corrupt-YYYYMMDDTHHMMSSZ with a warning and the run goes on empty:
+ * the worst case is a duplicate ban, never a missed one.  Entries are
+ * keyed by canonical value (one per IP or range); expired ones are
+ * dropped on load and save.
+ */
+#define STATE_VERSION 1
+#define STATE_MAX_ENTRIES_DEFAULT 100000
+#define STATE_MAX_FILE (64u * 1024 * 1024) /* bigger is corrupt */
+#define STATE_SCENARIO_MAX 128
+
+struct state_entry {
+	char value[LAPI_VALUE_MAX];  /* canonical IP or CIDR */
+	char scope[8];               /* "Ip" or "Range" */
+	char scenario[STATE_SCENARIO_MAX + 1];
+	char alert_id[LAPI_ID_MAX];
+	int64_t until_ns;
+	int64_t created_ns;
+};
+
+struct state {
+	char *path;                  /* NULL until state_lock / state_load */
+	int lock_fd;                 /* -1 = not locked */
+	struct state_entry *v;       /* sorted by value */
+	size_t n, cap;
+	size_t max_entries;          /* 0 = STATE_MAX_ENTRIES_DEFAULT */
+	uint64_t dropped_cap;        /* entries dropped by the size cap */
+};
+void state_init(struct state *st);
+void state_release(struct state *st); /* also drops the lock */
+
+/* /var/lib/anomaly-detect/state.json for root, else
+ * $XDG_STATE_HOME/anomaly-detect/state.json ($XDG_STATE_HOME unset or
+ * relative: ~/.local/state), the directory created (0700).  0 or -1. */
+int state_default_path(char *out, size_t outlen, char *err, size_t errlen);
+
+/* Takes flock(LOCK_EX|LOCK_NB) on PATH.lock (created 0600, never
+ * removed), held until state_release: two runs never interleave.  -1
+ * with "another anomaly-detect run holds the state lock" when taken. */
+int state_lock(struct state *st, const char *path, char *err, size_t errlen);
+
+/* Reads PATH: missing is empty; corrupt is set aside (see above) and
+ * empty; 0 in all these cases.  -1 only when the file exists but cannot
+ * be read (permissions, I/O) or set aside.  With the lock held, temp files
+ * left by a killed run are removed. */
+int state_load(struct state *st, const char *path, int64_t now_ns,
+    char *err, size_t errlen);
+/* Parses a state document from memory into st (replacing its entries).
+ * 0, or -1 with the reason (the file is corrupt). */
+int state_parse(struct state *st, const char *p, size_t n, int64_t now_ns,
+    char *err, size_t errlen);
+/* Writes st to its path atomically.  0 or -1 (the old file is intact). */
+int state_save(struct state *st, int64_t now_ns, char *err, size_t errlen);
+/* The document state_save writes. */
+void state_format(const struct state *st, struct buf *out);
+
+/* Canonical text of an IP ("203.0.113.7", scope "Ip") or CIDR
+ * ("203.0.113.0/24", scope "Range"; host bits set is an error): the
+ * spelling LAPI and the state file get.  0 or -1 with why. */
+int state_canon(const char *value, char *out, size_t outlen,
+    const char **scope, char *err, size_t errlen);
+/* The not-expired entry for this exact IP or range (any spelling:
+ * the value is canonicalised), or NULL. */
+const struct state_entry *state_find(const struct state *st,
+    const char *value, int64_t now_ns);
+/* The not-expired Range entry containing address a, or NULL. */
+const struct state_entry *state_find_covering(const struct state *st,
+    const struct ipaddr *a, int64_t now_ns);
+/* Records a ban LAPI accepted (201), replacing an entry of the same
+ * value.  Over the cap, the entries expiring first are dropped with a
+ * warning.  -1 for a value that is not an IP or CIDR. */
+int state_add(struct state *st, const char *value, const char *scenario,
+    const char *alert_id, int64_t until_ns, int64_t now_ns, char *err,
+    size_t errlen);
+/* 1 removed, 0 not there. */
+int state_remove(struct state *st, const char *value);
+/* Drops entries with until <= now. */
+void state_prune(struct state *st, int64_t now_ns);
+
+/* --------------------------------------------------------------- audit.c */
+
+/*
+ * The audit trail: what each cycle asked, found, decided and did, as JSON
+ * lines {"ts": RFC 3339, "cycle": id, "event": name, ...fields}.  Each
+ * record is written with one write() on an O_APPEND descriptor, so
+ * records of concurrent writers never mix within a line.  Secrets never
+ * reach it: any member named like a credential (password, token,
+ * api_key, authorization, secret, ..., any case, '-' same as '_') has its
+ * value replaced by "***" at any depth, and registered secret strings are
+ * masked inside every string value.  Invalid UTF-8 in values is escaped.
+ */
+#define AUDIT_RECORD_MAX (1024 * 1024) /* larger records are summarised */
+
+struct audit;
+/* "-" or "/dev/stdout": standard output; "/dev/stderr": standard error;
+ * else a file opened O_APPEND|O_CREAT, mode 0600.  NULL with err. */
+struct audit *audit_open(const char *path, char *err, size_t errlen);
+void audit_close(struct audit *a);
+/* The cycle id written in every later record (NULL: null). */
+void audit_set_cycle(struct audit *a, const char *cycle);
+/* A string masked wherever it appears in a value (a password or token
+ * this run knows).  Copied; "" and NULL are ignored. */
+void audit_add_secret(struct audit *a, const char *secret);
+/* One record; fields is a JSON object (or NULL), borrowed, not changed.
+ * Keys ts, cycle and event in fields are written as _ts, _cycle, _event.
+ * 0, or -1 when the write failed (err says why). */
+int audit_event(struct audit *a, const char *event,
+    const struct json_t *fields, char *err, size_t errlen);
+/* The same with fields built by jansson's json_pack from fmt ("{s:s,
+ * s:I}", ...).  Use audit_str for text from outside (any bytes). */
+int audit_eventf(struct audit *a, const char *event, char *err,
+    size_t errlen, const char *fmt, ...);
+/* A new JSON string from any bytes: invalid UTF-8 and control bytes
+ * escaped as buf_add_escaped does.  For json_pack's "o". */
+struct json_t *audit_str(const char *p, size_t n);
+/* Masks credential-named members in place, at any depth (see above). */
+void audit_redact(struct json_t *v);
+/* Is this member name a credential's? */
+int audit_key_is_secret(const char *key);
+
+/* ---------------------------------------------------------------- guard.c */
+
+/*
+ * Addresses that must never be banned, whatever the logs say: they are
+ * ours (loopback, private networks, the tailnet, link-local, unique
+ * local), not anyone's (unspecified, reserved, broadcast, multicast), or
+ * the proxies whose X-Forwarded-For we believe: banning one would ban
+ * every client behind it.  Documentation ranges (192.0.2.0/24,
+ * 2001:db8::/32 ...) stay bannable: tests and examples use them as the
+ * attackers.  The dynamic part of the guard (allow lists, rate of bans,
+ * the LLM's proposals) lives elsewhere; this is what holds even with no
+ * configuration at all.
+ */
+struct guard_policy {
+	/* The widest range that may be banned whole, as a prefix length:
+	 * 64 lets an IPv6 /64 (or anything narrower) go as one ban.  0: no
+	 * ranges of that family, their members are banned one by one. */
+	unsigned range_v4;
+	unsigned range_v6;
+};
+#define GUARD_RANGE_V4_DEFAULT 0
+#define GUARD_RANGE_V6_DEFAULT 64
+void guard_policy_init(struct guard_policy *p);
+/* Why a must never be banned ("loopback", "private (RFC 1918)",
+ * "trusted proxy" ...), or NULL when it may be.  An IPv4-mapped IPv6
+ * address is judged as the IPv4 address it carries.  trusted may be
+ * NULL. */
+const char *guard_static_refusal(const struct ipaddr *a,
+    const struct cidrset *trusted);
+/* Why range c must not be banned whole (wider than the policy allows,
+ * or overlapping a special block or a trusted proxy), or NULL. */
+const char *guard_range_refusal(const struct cidr *c,
+    const struct guard_policy *p, const struct cidrset *trusted);
+/* Nonzero when the two ranges share an address. */
+int cidr_overlaps(const struct cidr *a, const struct cidr *b);
+
+/* ------------------------------------------------------------- findings.c */
+
+/*
+ * What the analyst (or later the agent) found, and the bans that follow.
+ * A finding is about one address or a cohort of addresses acting as one;
+ * it names a scenario ("anomaly-detect/http-probing"), carries its
+ * evidence (counts, first and last offending request, a few sample rows
+ * and one sentence), and the addresses or the range it would ban.  Bans
+ * are derived from findings through the static guard: a refused address
+ * stays in its finding with a note and never becomes a ban.
+ */
+#define FINDING_MAX_COUNTS 24
+#define FINDING_MAX_SAMPLES 5
+#define FINDING_SUBJECT_MAX 160
+
+enum ban_scope { BAN_IP = 0, BAN_RANGE };
+const char *ban_scope_name(enum ban_scope s); /* "Ip", "Range" */
+
+struct fcount {
+	const char *name; /* a static string */
+	int64_t v;
+};
+
+/* One sample of offending traffic: a group of identical requests. */
+struct fsample {
+	char *time;   /* the first of them, RFC 3339 */
+	char *client, *method, *uri, *status, *ua;
+	uint64_t n;   /* how many */
+};
+
+struct finding {
+	const char *scenario;     /* "anomaly-detect/..." (static) */
+	int severity;             /* 1..100, higher is worse */
+	int cohort;               /* many addresses acting as one */
+	char subject[FINDING_SUBJECT_MAX]; /* address, prefix or cohort */
+	const char **signals;     /* every scenario that matched (static) */
+	size_t nsignals;
+	char **members;           /* addresses to ban (canonical text) */
+	size_t nmembers;
+	struct cidr range;        /* ban the range whole if the guard lets;
+	                             family 0: none */
+	struct fcount counts[FINDING_MAX_COUNTS];
+	size_t ncounts;
+	int64_t first_ns, last_ns; /* offending requests; TIME_NONE: unknown */
+	struct fsample samples[FINDING_MAX_SAMPLES];
+	size_t nsamples;
+	char *sentence;           /* for a human */
+	char *note;               /* why not (all) banned; NULL */
+};
+
+struct ban {
+	char value[IPADDR_STRLEN + 4]; /* address or prefix */
+	enum ban_scope scope;
+	const char *scenario;
+	const char *verdict;      /* "dry-run" here */
+	char *reason;
+	int severity;
+};
+
+struct report {
+	struct finding *f;
+	size_t nf, capf;
+	struct ban *b;
+	size_t nb, capb;
+	uint64_t queries;         /* asked of the source */
+	int64_t busy_ns;          /* time they took */
+	char **warnings;          /* results cut at a cap, and such */
+	size_t nwarnings;
+};
+void report_init(struct report *r);
+void report_release(struct report *r);
+struct finding *report_add_finding(struct report *r, const char *scenario,
+    int severity, const char *subject);
+void report_warn(struct report *r, const char *fmt, ...) AD_PRINTF(2, 3);
+void finding_signal(struct finding *f, const char *scenario);
+void finding_count(struct finding *f, const char *name, int64_t v);
+int64_t finding_get(const struct finding *f, const char *name); /* -1 */
+void finding_member(struct finding *f, const char *addr);
+void finding_sample(struct finding *f, const char *time, const char *client,
+    const char *method, const char *uri, const char *status, const char *ua,
+    uint64_t n);
+void finding_sentence(struct finding *f, const char *fmt, ...)
+    AD_PRINTF(2, 3);
+void finding_note(struct finding *f, const char *fmt, ...) AD_PRINTF(2, 3);
+/* The findings of single addresses inside finding cohort's range become
+ * part of it: their scenarios join its signals, it takes the highest
+ * severity, and they go (indexes after cohort move).  How many. */
+size_t report_absorb(struct report *r, size_t cohort);
+/* Sorts the findings, most severe first, and keeps the first max. */
+void report_keep(struct report *r, size_t max);
+/* Findings most severe first (ties: more offending requests first, then
+ * subject), then the bans they lead to, through the guard, each address
+ * once, none inside a range that is banned whole.  Refusals become notes
+ * on their findings. */
+void report_decide(struct report *r, const struct guard_policy *p,
+    const struct cidrset *trusted, const char *verdict);
+/* "findings":[...],"bans":[...] (no braces around them). */
+void report_json_arrays(const struct report *r, struct buf *o);
+/* The findings and bans for a terminal, most severe first. */
+void report_text_findings(const struct report *r, struct buf *o);
+
+/* -------------------------------------------------------------- analyst.c */
+
+/*
+ * A deterministic analyst: it asks the logs aggregation questions in
+ * LogsQL through source_query() (so on VictoriaLogs the server does the
+ * work and only aggregates cross the network), decides in C with the
+ * thresholds below, and fills a report with findings.  A few tens of
+ * queries per run, whatever the size of the logs.
+ *
+ * Every threshold is a setting (config key "analyst_NAME", option
+ * --analyst-NAME); see analyst_params for each one's meaning.
+ */
+struct analyst_config {
+	uint64_t flood_per_minute;     /* a flood with one unhealthy sign */
+	uint64_t flood_min_per_minute; /* a flood with both signs */
+	double flood_error_ratio;      /* 5xx, 499, 429 share that is unhealthy */
+	double flood_hammer_ratio;     /* share of one URI that is hammering */
+	uint64_t probe_min_paths;      /* distinct URIs answered 400/403/404 */
+	double probe_ratio;            /* ... as a share of all requests */
+	uint64_t sensitive_min;        /* distinct sensitive paths */
+	uint64_t injection_min;        /* distinct URIs carrying an injection */
+	uint64_t scanner_ua_min;       /* requests with a scanner's agent */
+	uint64_t login_fail_min;       /* failed login POSTs */
+	double login_fail_ratio;       /* ... as a share of login POSTs */
+	uint64_t cohort_min_members;   /* addresses before a cohort counts */
+	double cohort_share;           /* member's traffic in the cohort */
+	uint64_t subnet_min_members;   /* active addresses in a /24 or /64 */
+	uint64_t max_findings;
+	uint64_t max_rows;             /* rows any one query may return */
+	uint64_t samples;              /* sample rows per finding */
+	struct guard_policy guard;     /* guard_range_ipv4, guard_range_ipv6 */
+};
+
+/* One setting: its config key and what it means, for --help and docs. */
+struct analyst_param {
+	const char *name;   /* config key */
+	const char *option; /* the same with dashes: the long option */
+	const char *help;
+};
+const struct analyst_param *analyst_params(size_t *n);
+/* Every setting with its help, one per line, for a command's --help. */
+void analyst_usage(FILE *f);
+/* A command's long options (base, ended by a zero entry) followed by
+ * one per analyst setting, each returning val; free() the result. */
+struct option;
+struct option *analyst_longopts(const struct option *base, int val);
+void analyst_config_init(struct analyst_config *c);
+/* 0 set; 1 not an analyst setting; -1 bad value (reason in err). */
+int analyst_config_set(struct analyst_config *c, const char *name,
+    const char *value, char *err, size_t errlen);
+
+/*
+ * Runs every detector on [start_ns, end_ns) and adds findings to out
+ * (bans are report_decide's business).  0, or -1 with the reason in err
+ * when a query failed; findings made before the failure stay in out.
+ */
+int analyst_run(struct source *src, const struct analyst_config *c,
+    int64_t start_ns, int64_t end_ns, struct report *out, char *err,
+    size_t errlen);
+
+
 /* -------------------------------------------------------------- options.c */
 
 /* Settings shared by every command that reads logs.  Each has one name:
@@ -837,6 +1576,9 @@ struct settings {
 	char **vlogs_field_map;
 	size_t nvlogs_field_map;
 	int64_t vlogs_timeout_ns;
+	/* The analyst's thresholds and the guard's range policy (analyst.h:
+	 * analyst_NAME and guard_range_* settings). */
+	struct analyst_config *analyst;
 };
 void settings_init(struct settings *st);
 void settings_release(struct settings *st);
@@ -856,5 +1598,47 @@ int settings_option(struct settings *st, const char *optname,
 int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+
+/* ------------------------------------------------------------- cmd_eval.c */
+
+/*
+ * Scoring an analyst against labels (labels.json, see
+ * ../shared/scenarios/README.md).  An attacker counts as banned when an
+ * Ip ban names it or a Range ban covers it and lies inside one of the
+ * labels' prefixes; an innocent banned directly or covered by any Range
+ * ban is a false ban; a ban that is neither is unlabeled.
+ */
+struct eval_labels {
+	struct ipaddr *attackers;
+	size_t nattackers;
+	struct ipaddr *innocents;
+	char **innocent_what;
+	size_t ninnocents;
+	struct cidr *prefixes;
+	size_t nprefixes;
+	char **trusted;        /* trusted_proxies, as written */
+	size_t ntrusted;
+	uint64_t rows;
+	char *scenario;
+};
+void eval_labels_init(struct eval_labels *l);
+void eval_labels_release(struct eval_labels *l);
+/* Parses labels.json text: 0, or -1 with the reason in err. */
+int eval_labels_parse(struct eval_labels *l, const char *text, size_t len,
+    char *err, size_t errlen);
+
+struct eval_score {
+	size_t attackers, banned;  /* banned: attackers banned or covered */
+	char **false_bans;         /* "1.2.3.4 (who)" each */
+	size_t nfalse;
+	char **unlabeled;          /* bans of neither, as their values */
+	size_t nunlabeled;
+};
+void eval_score_init(struct eval_score *s);
+void eval_score_release(struct eval_score *s);
+void eval_score(const struct eval_labels *l, const struct ban *bans,
+    size_t nbans, struct eval_score *out);
+
+int cmd_eval(int argc, char **argv);
 
 #endif /* ANOMALY_H */

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "anomaly.h"
-#include "logsql.h"
 
 #define QUERY_ROWS_DEFAULT 10000
 #define CELL_MAX 60 /* table cells are cut here (JSON never is) */

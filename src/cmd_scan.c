@@ -1,10 +1,11 @@
 /*
  * anomaly-detect scan: read logs into the embedded store and report.
  *
- * Today the report is what was read: rows, skipped lines by reason (with
- * the first few, so a wrong --format is obvious), the time window, and
- * the busiest clients.  The built-in analyst adds findings and bans.
- * Nothing is ever banned by scan without --apply: it says so.
+ * The report is what was read: rows, skipped lines by reason (with the
+ * first few, so a wrong --format is obvious), the time window, and the
+ * busiest clients; then what the built-in analyst found, most severe
+ * first, and the bans that would follow.  Nothing is ever banned by scan
+ * without --apply: it says so.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -48,7 +49,10 @@ scan_usage(FILE *f)
 "                         when interrupted (SIGINT/SIGTERM)\n"
 "  --from-end             with --follow: start at the end of the files\n"
 "  --no-progress          no progress bar\n"
-"  -v                     more messages (repeat for debug)\n");
+"  -v                     more messages (repeat for debug)\n"
+"\n"
+"Analyst thresholds (config key with underscores, or as an option):\n");
+	analyst_usage(f);
 }
 
 struct client_count {
@@ -105,7 +109,8 @@ fmt_window(const struct store *s, char *start, char *end, size_t len)
 
 static void
 report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
-    const struct settings *st, char *const *paths, size_t npaths)
+    const struct settings *st, char *const *paths, size_t npaths,
+    const struct report *rep)
 {
 	char a[TIME_STRLEN], b[TIME_STRLEN];
 	struct client_count *top;
@@ -168,15 +173,26 @@ report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
 	free(top);
 	buf_addf(o, "],\"store\":{\"bytes\":%zu,\"clients\":%zu,"
 	    "\"paths\":%zu,\"user_agents\":%zu},\"errors\":%d,"
-	    "\"seconds\":%.3f,\"findings\":[],\"bans\":[]}\n",
-	    store_memory(s), intern_count(&s->pool_ip) - 1,
-	    intern_count(&s->pool_uri) - 1, intern_count(&s->pool_ua) - 1,
-	    ls->errors, ls->seconds);
+	    "\"seconds\":%.3f,", store_memory(s),
+	    intern_count(&s->pool_ip) - 1, intern_count(&s->pool_uri) - 1,
+	    intern_count(&s->pool_ua) - 1, ls->errors, ls->seconds);
+	buf_addf(o, "\"analysis\":{\"queries\":%llu,\"seconds\":%.3f,"
+	    "\"warnings\":[", (unsigned long long)rep->queries,
+	    (double)rep->busy_ns / 1e9);
+	for (size_t i = 0; i < rep->nwarnings; i++) {
+		if (i)
+			buf_addch(o, ',');
+		buf_add_json_str(o, rep->warnings[i],
+		    strlen(rep->warnings[i]));
+	}
+	buf_addstr(o, "]},");
+	report_json_arrays(rep, o);
+	buf_addstr(o, "}\n");
 }
 
 static void
 report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
-    const struct settings *st, size_t npaths)
+    const struct settings *st, size_t npaths, const struct report *rep)
 {
 	char a[TIME_STRLEN], b[TIME_STRLEN], sz[32];
 	struct client_count *top;
@@ -233,7 +249,7 @@ report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
 		}
 	}
 	free(top);
-	buf_addstr(o, "\nbans      none (dry-run)\n");
+	report_text_findings(rep, o);
 }
 
 static void
@@ -271,12 +287,34 @@ scan_follow(struct store *s, struct settings *st, char **paths, size_t n,
 	ls->seconds = (double)(clock_mono_ns() - t0) / 1e9;
 }
 
+/* The built-in analyst over everything loaded, then the bans it would
+ * make, through the static guard. */
+static int
+analyze(struct store *s, const struct settings *st, struct report *rep,
+    char *err, size_t errlen)
+{
+	struct source src;
+	int rc = 0;
+
+	memset(&src, 0, sizeof(src));
+	src.store = s;
+	if (s->rows > 0) {
+		src.now_ns = s->tmax + 1;
+		rc = analyst_run(&src, st->analyst, s->tmin, s->tmax + 1, rep,
+		    err, errlen);
+	}
+	report_decide(rep, &st->analyst->guard, &st->load.trusted,
+	    "dry-run");
+	return rc;
+}
+
 int
 cmd_scan(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_FORMAT, O_LOGFMT, O_JSONFIELD, O_TRUSTED,
-	    O_MAXMEM, O_RETENTION, O_MAXLINE, O_TOP, O_FROMEND, O_NOPROG };
-	static const struct option longopts[] = {
+	    O_MAXMEM, O_RETENTION, O_MAXLINE, O_TOP, O_FROMEND, O_NOPROG,
+	    O_ANALYST };
+	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
@@ -296,11 +334,15 @@ cmd_scan(int argc, char **argv)
 	struct settings st;
 	struct store s;
 	struct load_stats ls;
+	struct report rep;
 	struct buf out = BUF_INIT, errs = BUF_INIT;
+	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
 	const char *config = NULL;
+	char err[1024];
 	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
 
 	settings_init(&st);
+	report_init(&rep);
 	memset(&ls, 0, sizeof(ls));
 	/* The config file comes first so options override it: find it. */
 	for (int i = 1; i < argc; i++) {
@@ -329,6 +371,7 @@ cmd_scan(int argc, char **argv)
 		case O_MAXMEM:
 		case O_RETENTION:
 		case O_MAXLINE:
+		case O_ANALYST:
 			if (settings_option(&st, longopts[idx].name, optarg) != 0)
 				goto out;
 			break;
@@ -389,19 +432,26 @@ cmd_scan(int argc, char **argv)
 	else
 		load_files(&s, &st.load, argv + optind,
 		    (size_t)(argc - optind), &ls);
+	rc = ls.errors ? 1 : 0;
+	if (analyze(&s, &st, &rep, err, sizeof(err)) != 0) {
+		log_warnx("analyst: %s", err);
+		report_warn(&rep, "analyst stopped: %s", err);
+		rc = 1;
+	}
 	if (st.json)
 		report_json(&out, &s, &ls, &st, argv + optind,
-		    (size_t)(argc - optind));
+		    (size_t)(argc - optind), &rep);
 	else
-		report_text(&out, &s, &ls, &st, (size_t)(argc - optind));
+		report_text(&out, &s, &ls, &st, (size_t)(argc - optind), &rep);
 	fwrite(out.p, 1, out.len, stdout);
 	fflush(stdout);
-	rc = ls.errors ? 1 : 0;
 	store_release(&s);
 	load_stats_release(&ls);
 out:
+	report_release(&rep);
 	buf_release(&out);
 	buf_release(&errs);
+	free(longopts);
 	settings_release(&st);
 	return rc;
 }

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logsql.h"
+#include "anomaly.h"
+
 
 /* ---- arena */
 
@@ -1275,7 +1276,7 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 {
 	size_t i = 0;
 	uint64_t cost[LOGSQL_MAX_DEPTH + 1], last = 0;
-	int depth = 0;
+	int depth = 0, can_q = 0; /* a repetition may follow */
 
 	*icase = 0;
 	cost[0] = 0;
@@ -1298,6 +1299,7 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 			i += 2;
 			last = 1;
 			cost[depth] += 1;
+			can_q = 1;
 			switch (e) {
 			case 'd': buf_addstr(out, "[0-9]"); continue;
 			case 'D': buf_addstr(out, "[^0-9]"); continue;
@@ -1305,10 +1307,14 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 			case 'W': buf_addstr(out, "[^0-9A-Za-z_]"); continue;
 			case 's': buf_addstr(out, "[[:space:]]"); continue;
 			case 'S': buf_addstr(out, "[^[:space:]]"); continue;
-			case 'b': buf_addstr(out, "\\b"); last = 0; continue;
-			case 'B': buf_addstr(out, "\\B"); last = 0; continue;
-			case 'A': buf_addstr(out, "\\`"); last = 0; continue;
-			case 'z': buf_addstr(out, "\\'"); last = 0; continue;
+			case 'b': buf_addstr(out, "\\b"); last = 0; can_q = 0;
+				continue;
+			case 'B': buf_addstr(out, "\\B"); last = 0; can_q = 0;
+				continue;
+			case 'A': buf_addstr(out, "\\`"); last = 0; can_q = 0;
+				continue;
+			case 'z': buf_addstr(out, "\\'"); last = 0; can_q = 0;
+				continue;
 			case 'n': buf_addch(out, '\n'); continue;
 			case 't': buf_addch(out, '\t'); continue;
 			case 'r': buf_addch(out, '\r'); continue;
@@ -1406,6 +1412,7 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 			i = j + 1;
 			last = 1;
 			cost[depth] += 1;
+			can_q = 1;
 			continue;
 		}
 		if (c == '(') {
@@ -1437,6 +1444,7 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 			buf_addch(out, '(');
 			cost[++depth] = 0;
 			i += skip;
+			can_q = 0;
 			continue;
 		}
 		if (c == ')') {
@@ -1449,13 +1457,31 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 			cost[depth] += last;
 			buf_addch(out, ')');
 			i++;
+			can_q = 1;
 			continue;
 		}
 		if (c == '*' || c == '+' || c == '?') {
+			/* RE2 refuses "a**" and "*a"; the C library would copy
+			 * the operand once per stacked operator. */
+			if (!can_q) {
+				snprintf(err, errlen, "missing argument to "
+				    "repetition operator %c", c);
+				return -1;
+			}
 			buf_addch(out, (char)c);
 			i++;
 			if (i < n && re[i] == '?')
 				i++; /* lazy: same set of matches */
+			if (c == '+') {
+				/* a+ is built as a a* */
+				cost[depth] += last;
+				last *= 2;
+			}
+			can_q = 0;
+			if (cost[depth] > RE_COST_MAX || last > RE_COST_MAX) {
+				snprintf(err, errlen, "too complex");
+				return -1;
+			}
 			continue;
 		}
 		if (c == '{') {
@@ -1485,7 +1511,13 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 				i++;
 				last = 1;
 				cost[depth] += 1;
+				can_q = 1;
 				continue;
+			}
+			if (!can_q) {
+				snprintf(err, errlen, "missing argument to "
+				    "repetition operator {");
+				return -1;
 			}
 			if (lo > 1000 || hi > 1000 || hi < lo) {
 				snprintf(err, errlen, "bad repetition count");
@@ -1499,6 +1531,7 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 			uint64_t k = hi > 1 ? hi : 1;
 			cost[depth] += last * (k - 1);
 			last *= k;
+			can_q = 0;
 			if (cost[depth] > RE_COST_MAX || last > RE_COST_MAX) {
 				snprintf(err, errlen, "too complex (counted "
 				    "repetitions expand to over %d parts)",
@@ -1512,8 +1545,11 @@ re_translate(const char *re, size_t n, struct buf *out, int *icase,
 		if (c != '^' && c != '$' && c != '|') {
 			last = 1;
 			cost[depth] += 1;
-		} else
+			can_q = 1;
+		} else {
 			last = 0;
+			can_q = 0;
+		}
 		if (cost[depth] > RE_COST_MAX) {
 			snprintf(err, errlen, "too complex");
 			return -1;
@@ -2802,7 +2838,7 @@ parse_stat(struct parser *p, struct lq_stat *st)
 		perr(p, off, "too many fields in %s()", stat_names[st->fn]);
 		return -1;
 	}
-	st->fields = args + first;
+	st->fields = nargs > first ? args + first : NULL;
 	st->nfields = nargs - first;
 	if (is_kw(&p->cur, "if")) {
 		size_t open;
@@ -3399,22 +3435,37 @@ logsql_confine(const char *q, size_t len, int64_t start_ns, int64_t end_ns,
 	struct buf r = BUF_INIT;
 	char a[TIME_STRLEN], b[TIME_STRLEN];
 
-	if (end_ns <= start_ns) {
+	if (start_ns != TIME_NONE && end_ns != TIME_NONE && end_ns <= start_ns) {
 		snprintf(err, errlen, "empty time window");
 		return -1;
 	}
 	query = logsql_parse(q, len, err, errlen);
 	if (query == NULL)
 		return -1;
+	if (start_ns == TIME_NONE && end_ns == TIME_NONE) {
+		logsql_print(query, out);
+		logsql_free(query);
+		return 0;
+	}
 	t = ar_alloc(query->arena, sizeof(*t));
 	t->op = LQ_TIME;
-	t->t.lo_kind = LQT_ABS;
-	t->t.lo = start_ns;
-	t->t.hi_kind = LQT_ABS;
-	t->t.hi = end_ns - 1;
 	time_format_rfc3339(start_ns, a, sizeof(a));
 	time_format_rfc3339(end_ns, b, sizeof(b));
-	buf_addf(&r, "[%s,%s)", a, b);
+	if (start_ns != TIME_NONE) {
+		t->t.lo_kind = LQT_ABS;
+		t->t.lo = start_ns;
+	}
+	if (end_ns != TIME_NONE) {
+		t->t.hi_kind = LQT_ABS;
+		t->t.hi = end_ns - 1;
+	}
+	/* An open side is written as VictoriaLogs reads it back. */
+	if (start_ns == TIME_NONE)
+		buf_addf(&r, "<%s", b);
+	else if (end_ns == TIME_NONE)
+		buf_addf(&r, ">=%s", a);
+	else
+		buf_addf(&r, "[%s,%s)", a, b);
 	t->repr = ar_str(query->arena, r.p, r.len);
 	buf_release(&r);
 	f = query->filter;

@@ -34,7 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logsql.h"
+#include "anomaly.h"
+
 
 /* Fields as the executor sees them: the store's, then these. */
 enum {
@@ -956,26 +957,33 @@ struct sortctx {
 };
 
 static int
-sort_cmp(const struct sortctx *c, uint32_t a, uint32_t b)
+keys_cmp(const struct sortctx *c, const struct lq_vkey *ka,
+    const struct lq_vkey *kb)
 {
 	for (size_t j = 0; j < c->nk; j++) {
-		const struct lq_vkey *ka = &c->keys[(size_t)a * c->nk + j];
-		const struct lq_vkey *kb = &c->keys[(size_t)b * c->nk + j];
 		int r;
 		if (c->bytes[j]) {
-			size_t m = ka->s.n < kb->s.n ? ka->s.n : kb->s.n;
-			r = m ? memcmp(ka->s.p, kb->s.p, m) : 0;
+			size_t m = ka[j].s.n < kb[j].s.n ? ka[j].s.n : kb[j].s.n;
+			r = m ? memcmp(ka[j].s.p, kb[j].s.p, m) : 0;
 			if (r == 0)
-				r = ka->s.n < kb->s.n ? -1 : ka->s.n > kb->s.n;
+				r = ka[j].s.n < kb[j].s.n ? -1 :
+				    ka[j].s.n > kb[j].s.n;
 			r = r < 0 ? -1 : r > 0;
 		} else
-			r = lq_vkey_cmp(ka, kb);
+			r = lq_vkey_cmp(&ka[j], &kb[j]);
 		if (c->desc[j])
 			r = -r;
 		if (r != 0)
 			return c->rev ? -r : r;
 	}
 	return 0;
+}
+
+static int
+sort_cmp(const struct sortctx *c, uint32_t a, uint32_t b)
+{
+	return keys_cmp(c, &c->keys[(size_t)a * c->nk],
+	    &c->keys[(size_t)b * c->nk]);
 }
 
 /* Stable merge sort of positions. */
@@ -1010,7 +1018,151 @@ msort(const struct sortctx *c, uint32_t *v, uint32_t *tmp, size_t n)
 	memcpy(v, tmp, n * sizeof(*v));
 }
 
+/* The sort keys of row k, as text in *text at offs[]/lens[]. */
 static void
+row_keys(struct xctx *x, const struct rowset *rs, size_t k,
+    const struct lq_sortkey *keys, size_t nk, const int *fxs,
+    struct buf *text, size_t *offs, size_t *lens)
+{
+	char tmp[TIME_STRLEN + 8];
+
+	for (size_t j = 0; j < nk; j++) {
+		struct span v = rs_get(x, rs, k, (struct span){ keys[j].field.p,
+		    keys[j].field.n }, fxs[j], tmp, sizeof(tmp), &x->msg);
+		offs[j] = text->len;
+		lens[j] = v.n;
+		buf_add(text, v.p, v.n);
+	}
+}
+
+/* One kept row of a bounded sort: its keys live in its own text. */
+struct topent {
+	struct lq_vkey *k;
+	struct buf text;
+	size_t pos;
+};
+
+/* a after b in the output (keys, then the original position) */
+static int
+top_after(const struct sortctx *c, const struct topent *a,
+    const struct topent *b)
+{
+	int r = keys_cmp(c, a->k, b->k);
+
+	return r != 0 ? r > 0 : a->pos > b->pos;
+}
+
+static void
+top_sift(const struct sortctx *c, struct topent *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && top_after(c, &h[l], &h[m]))
+			m = l;
+		if (r < n && top_after(c, &h[r], &h[m]))
+			m = r;
+		if (m == i)
+			return;
+		struct topent t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void
+topent_set(struct topent *e, const struct buf *text, const size_t *offs,
+    const size_t *lens, size_t nk, size_t pos)
+{
+	buf_reset(&e->text);
+	buf_add(&e->text, text->p, text->len);
+	for (size_t j = 0; j < nk; j++)
+		lq_vkey_init(&e->k[j], (struct span){ e->text.p + offs[j],
+		    lens[j] });
+	e->pos = pos;
+}
+
+static int
+topent_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct topent *x = a, *y = b;
+	int r = keys_cmp(ctx, x->k, y->k);
+
+	if (r != 0)
+		return r;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * sort ... offset O limit L over many rows: keep the best O + L in a heap
+ * (worst on top) instead of keys for every row, so "the 10 newest of ten
+ * million" costs memory for ten.  Same order as the stable full sort.
+ */
+static void
+rs_topk(struct xctx *x, struct rowset *rs, const struct lq_sortkey *keys,
+    size_t nk, struct sortctx *c, const int *fxs, size_t kk)
+{
+	struct topent *h = xcalloc(kk, sizeof(*h));
+	struct buf text = BUF_INIT;
+	size_t offs[LOGSQL_MAX_SORT_KEYS + 1], lens[LOGSQL_MAX_SORT_KEYS + 1];
+	struct lq_vkey cand[LOGSQL_MAX_SORT_KEYS + 1];
+	size_t nh = 0;
+
+	for (size_t i = 0; i < kk; i++) {
+		h[i].k = xcalloc(nk, sizeof(*h[i].k));
+		buf_init(&h[i].text);
+	}
+	for (size_t k = 0; k < rs->n; k++) {
+		buf_reset(&text);
+		row_keys(x, rs, k, keys, nk, fxs, &text, offs, lens);
+		if (nh < kk) {
+			topent_set(&h[nh], &text, offs, lens, nk, k);
+			nh++;
+			/* sift up */
+			for (size_t i = nh - 1; i > 0;) {
+				size_t pa = (i - 1) / 2;
+				if (!top_after(c, &h[i], &h[pa]))
+					break;
+				struct topent t = h[i];
+				h[i] = h[pa];
+				h[pa] = t;
+				i = pa;
+			}
+			continue;
+		}
+		for (size_t j = 0; j < nk; j++)
+			lq_vkey_init(&cand[j], (struct span){ text.p + offs[j],
+			    lens[j] });
+		/* later rows lose ties: replace only when strictly before */
+		if (keys_cmp(c, cand, h[0].k) >= 0)
+			continue;
+		topent_set(&h[0], &text, offs, lens, nk, k);
+		top_sift(c, h, nh, 0);
+	}
+	qsort_r(h, nh, sizeof(*h), topent_cmp, c);
+	if (rs->kind == RS_REFS) {
+		uint64_t *nr = xreallocarray(NULL, nh ? nh : 1, sizeof(*nr));
+		for (size_t i = 0; i < nh; i++)
+			nr[i] = rs->refs[h[i].pos];
+		memcpy(rs->refs, nr, nh * sizeof(*nr));
+		free(nr);
+	} else {
+		uint32_t *nr = xreallocarray(NULL, nh ? nh : 1, sizeof(*nr));
+		for (size_t i = 0; i < nh; i++)
+			nr[i] = rs->rows[h[i].pos];
+		memcpy(rs->rows, nr, nh * sizeof(*nr));
+		free(nr);
+	}
+	rs->n = nh;
+	for (size_t i = 0; i < kk; i++) {
+		free(h[i].k);
+		buf_release(&h[i].text);
+	}
+	free(h);
+	buf_release(&text);
+}
+
+static int
 rs_sort(struct xctx *x, struct rowset *rs, const struct lq_sortkey *keys,
     size_t nk, const int *bytes, int rev, uint64_t off, uint64_t lim)
 {
@@ -1019,39 +1171,44 @@ rs_sort(struct xctx *x, struct rowset *rs, const struct lq_sortkey *keys,
 	size_t *offs, *lens;
 	int desc[LOGSQL_MAX_SORT_KEYS + 1], fxs[LOGSQL_MAX_SORT_KEYS + 1];
 	int nob[LOGSQL_MAX_SORT_KEYS + 1] = { 0 };
-	char tmp[TIME_STRLEN + 8];
 	struct sortctx c;
 
 	if (n < 2) {
 		rs_slice(rs, off, lim);
-		return;
+		return 0;
 	}
-	offs = xreallocarray(NULL, n * nk, sizeof(*offs));
-	lens = xreallocarray(NULL, n * nk, sizeof(*lens));
 	for (size_t j = 0; j < nk; j++) {
 		desc[j] = keys[j].desc;
 		fxs[j] = name_to_fx((struct span){ keys[j].field.p,
 		    keys[j].field.n });
 	}
+	c.nk = nk;
+	c.desc = desc;
+	c.bytes = bytes != NULL ? bytes : nob;
+	c.rev = rev;
+	c.keys = NULL;
+	if (lim > 0 && off + lim <= 100000 && off + lim < n / 4) {
+		rs_topk(x, rs, keys, nk, &c, fxs, (size_t)(off + lim));
+		rs_slice(rs, off, lim);
+		return 0;
+	}
+	if (n > LOGSQL_MAX_TABLE_ROWS) {
+		snprintf(x->err, x->errlen, "%zu rows to sort, more than %d: "
+		    "add a limit to the sort or narrow the query", n,
+		    LOGSQL_MAX_TABLE_ROWS);
+		return -1;
+	}
+	offs = xreallocarray(NULL, n * nk, sizeof(*offs));
+	lens = xreallocarray(NULL, n * nk, sizeof(*lens));
 	for (size_t k = 0; k < n; k++)
-		for (size_t j = 0; j < nk; j++) {
-			struct span v = rs_get(x, rs, k, (struct span){
-			    keys[j].field.p, keys[j].field.n }, fxs[j], tmp,
-			    sizeof(tmp), &x->msg);
-			offs[k * nk + j] = text.len;
-			lens[k * nk + j] = v.n;
-			buf_add(&text, v.p, v.n);
-		}
+		row_keys(x, rs, k, keys, nk, fxs, &text, offs + k * nk,
+		    lens + k * nk);
 	c.keys = xreallocarray(NULL, n * nk, sizeof(*c.keys));
 	for (size_t i = 0; i < n * nk; i++)
 		lq_vkey_init(&c.keys[i], (struct span){ text.p + offs[i],
 		    lens[i] });
 	free(offs);
 	free(lens);
-	c.nk = nk;
-	c.desc = desc;
-	c.bytes = bytes != NULL ? bytes : nob;
-	c.rev = rev;
 	uint32_t *pos = xreallocarray(NULL, n, sizeof(*pos));
 	uint32_t *tmpv = xreallocarray(NULL, n, sizeof(*tmpv));
 	for (size_t k = 0; k < n; k++)
@@ -1063,6 +1220,7 @@ rs_sort(struct xctx *x, struct rowset *rs, const struct lq_sortkey *keys,
 			nr[k] = rs->refs[pos[k]];
 		free(rs->refs);
 		rs->refs = nr;
+		rs->cap = n;
 	} else {
 		for (size_t k = 0; k < n; k++)
 			tmpv[k] = rs->rows[pos[k]];
@@ -1073,6 +1231,7 @@ rs_sort(struct xctx *x, struct rowset *rs, const struct lq_sortkey *keys,
 	free(c.keys);
 	buf_release(&text);
 	rs_slice(rs, off, lim);
+	return 0;
 }
 
 /* ---- stats: what both paths share */
@@ -1609,6 +1768,7 @@ struct fstat {
 	int codes_on;
 	struct qent *qe;
 	size_t nq, qcap;
+	size_t *qpick;          /* per group: index into qe */
 	double *numcache;       /* per id of an interned field, for sum.. */
 	uint8_t *numstate;      /* 0 ?, 1 computed */
 	size_t nnum;
@@ -1866,7 +2026,8 @@ bycomp(struct fast *fa, struct bycol *c, const struct store_block *b,
 
 /* The by-value of group g for column j. */
 static struct span
-bytext(struct fast *fa, size_t g, size_t j, char *out, size_t outlen)
+bytext(struct fast *fa, size_t g, size_t j, char *out, size_t outlen,
+    struct buf *msg)
 {
 	struct bycol *c = &fa->by[j];
 	uint64_t comp = fa->gkeys[g * fa->nby + j];
@@ -1898,7 +2059,92 @@ bytext(struct fast *fa, size_t g, size_t j, char *out, size_t outlen)
 	}
 	if (c->kind == BK_NUMBUCKET)
 		return SPAN_LIT("");
-	return row_value(fa->x, b, r.i, c->fx, out, outlen, &fa->x->msg);
+	return row_value(fa->x, b, r.i, c->fx, out, outlen, msg);
+}
+
+/* For top: group a comes before b (more hits, then by-values' bytes). */
+static int
+group_before(struct fast *fa, const uint64_t *cnt, size_t a, size_t b)
+{
+	char t1[TIME_STRLEN + 64], t2[TIME_STRLEN + 64];
+
+	if (cnt[a] != cnt[b])
+		return cnt[a] > cnt[b];
+	for (size_t j = 0; j < fa->nby; j++) {
+		struct span x = bytext(fa, a, j, t1, sizeof(t1), &fa->x->msg);
+		struct span y = bytext(fa, b, j, t2, sizeof(t2), &fa->x->msg2);
+		size_t m = x.n < y.n ? x.n : y.n;
+		int c = m ? memcmp(x.p, y.p, m) : 0;
+		if (c == 0 && x.n != y.n)
+			c = x.n < y.n ? -1 : 1;
+		if (c != 0)
+			return c < 0;
+	}
+	return a < b;
+}
+
+struct gsel {
+	struct fast *fa;
+	const uint64_t *cnt;
+};
+
+static int
+gsel_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct gsel *c = ctx;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+
+	if (a == b)
+		return 0;
+	return group_before(c->fa, c->cnt, a, b) ? -1 : 1;
+}
+
+/*
+ * The n first groups in top's order, without a table of all groups: a
+ * heap whose root is the last one kept.  *out gets them in order.
+ */
+static size_t
+top_groups(struct fast *fa, const uint64_t *cnt, size_t n, uint32_t **out)
+{
+	uint32_t *h = xreallocarray(NULL, n ? n : 1, sizeof(*h));
+	size_t nh = 0;
+
+	for (size_t g = 0; g < fa->ngroups; g++) {
+		size_t i;
+		if (nh < n) {
+			h[nh] = (uint32_t)g;
+			for (i = nh++; i > 0;) {
+				size_t pa = (i - 1) / 2;
+				if (!group_before(fa, cnt, h[pa], h[i]))
+					break;
+				uint32_t t = h[i];
+				h[i] = h[pa];
+				h[pa] = t;
+				i = pa;
+			}
+			continue;
+		}
+		if (!group_before(fa, cnt, g, h[0]))
+			continue;
+		h[0] = (uint32_t)g;
+		for (i = 0;;) {
+			size_t l = 2 * i + 1, r = l + 1, m = i;
+			if (l < nh && group_before(fa, cnt, h[m], h[l]))
+				m = l;
+			if (r < nh && group_before(fa, cnt, h[m], h[r]))
+				m = r;
+			if (m == i)
+				break;
+			uint32_t t = h[i];
+			h[i] = h[m];
+			h[m] = t;
+			i = m;
+		}
+	}
+	struct gsel c = { fa, cnt };
+	qsort_r(h, nh, sizeof(*h), gsel_cmp, &c);
+	*out = h;
+	return nh;
 }
 
 static int
@@ -2083,15 +2329,96 @@ fstat_update(struct fast *fa, struct fstat *f, const uint32_t *gi,
 }
 
 static int
-qent_cmp(const void *pa, const void *pb, void *ctx)
+qent_cmp(struct fast *fa, const struct qent *a, const struct qent *b)
 {
-	const struct qent *a = pa, *b = pb;
-
-	if (a->g != b->g)
-		return a->g < b->g ? -1 : 1;
 	if (!isnan(a->num) && !isnan(b->num))
 		return a->num < b->num ? -1 : a->num > b->num;
-	return vref_cmp(ctx, a->r, b->r);
+	return vref_cmp(fa, a->r, b->r);
+}
+
+/*
+ * The k-th smallest of v[0..n) into v[k]: quickselect with three-way
+ * partitions, so that the many equal values of a log field (status codes,
+ * rounded times) cost one pass.
+ */
+static void
+qselect(struct fast *fa, const struct qent *e, uint32_t *v, size_t n,
+    size_t k)
+{
+	size_t lo = 0, hi = n;
+
+	while (hi - lo > 1) {
+		uint32_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1], pv;
+		/* median of three */
+		if (qent_cmp(fa, &e[a], &e[b]) > 0) {
+			uint32_t t = a;
+			a = b;
+			b = t;
+		}
+		if (qent_cmp(fa, &e[b], &e[c]) > 0)
+			b = qent_cmp(fa, &e[a], &e[c]) > 0 ? a : c;
+		pv = b;
+		size_t lt = lo, i = lo, gt = hi;
+		while (i < gt) {
+			int r = qent_cmp(fa, &e[v[i]], &e[pv]);
+			if (r < 0) {
+				uint32_t t = v[lt];
+				v[lt++] = v[i];
+				v[i++] = t;
+			} else if (r > 0) {
+				uint32_t t = v[--gt];
+				v[gt] = v[i];
+				v[i] = t;
+			} else
+				i++;
+		}
+		if (k < lt)
+			hi = lt;
+		else if (k >= gt)
+			lo = gt;
+		else
+			return;
+	}
+}
+
+/*
+ * Each group's phi-quantile: VictoriaLogs sorts the values and takes the
+ * one at phi * n.  It samples groups over 10000 values; this is exact.
+ * The picks go to f->qe[f->qpick[g]], SIZE_MAX for a group without values.
+ */
+static void
+quantile_pick(struct fast *fa, struct fstat *f)
+{
+	size_t ng = fa->ngroups;
+	size_t *start = xcalloc(ng + 1, sizeof(*start));
+	uint32_t *ord = xreallocarray(NULL, f->nq ? f->nq : 1, sizeof(*ord));
+	double phi = f->st->phi;
+
+	for (size_t i = 0; i < f->nq; i++)
+		start[f->qe[i].g + 1]++;
+	for (size_t g = 0; g < ng; g++)
+		start[g + 1] += start[g];
+	size_t *fill = xreallocarray(NULL, ng ? ng : 1, sizeof(*fill));
+	memcpy(fill, start, ng * sizeof(*fill));
+	for (size_t i = 0; i < f->nq; i++)
+		ord[fill[f->qe[i].g]++] = (uint32_t)i;
+	free(fill);
+	f->qpick = xreallocarray(NULL, ng ? ng : 1, sizeof(*f->qpick));
+	for (size_t g = 0; g < ng; g++) {
+		size_t cnt = start[g + 1] - start[g], ix;
+		if (cnt == 0) {
+			f->qpick[g] = SIZE_MAX;
+			continue;
+		}
+		ix = phi <= 0 ? 0 : phi >= 1 ? cnt - 1 :
+		    (size_t)(phi * (double)cnt);
+		if (ix >= cnt)
+			ix = cnt - 1;
+		qselect(fa, f->qe, ord + start[g], cnt, ix);
+		f->qpick[g] = ord[start[g] + ix];
+	}
+	free(ord);
+	free(start);
 }
 
 static void
@@ -2113,6 +2440,7 @@ fast_release(struct fast *fa)
 		if (f->codes_on)
 			tmap_release(&f->codes);
 		free(f->qe);
+		free(f->qpick);
 		free(f->numcache);
 		free(f->numstate);
 	}
@@ -2131,7 +2459,7 @@ fast_release(struct fast *fa)
  */
 static int
 fast_stats(struct xctx *x, struct xf *main, const struct sspec *sp,
-    size_t budget, struct rowset *out)
+    size_t budget, size_t topn, struct rowset *out)
 {
 	struct fast fa;
 	const struct store *s = x->s;
@@ -2253,21 +2581,27 @@ fast_stats(struct xctx *x, struct xf *main, const struct sspec *sp,
 		struct fstat *f = &fa.fs[k];
 		if (f->st->fn == LQS_COUNT_UNIQ)
 			pairs_count(f->pairs, f->cnt);
-		if (f->st->fn == LQS_QUANTILE && f->nq > 0) {
-			qsort_r(f->qe, f->nq, sizeof(*f->qe), qent_cmp, &fa);
-		}
+		if (f->st->fn == LQS_QUANTILE)
+			quantile_pick(&fa, f);
 	}
-	/* The table: groups in order of their first row. */
+	/* The table: groups in order of their first row (for top, its
+	 * first topn groups in its order). */
+	uint32_t *order = NULL;
+	size_t nout = fa.ngroups;
+	if (topn > 0 && sp->nstats > 0) {
+		nout = top_groups(&fa, fa.fs[0].cnt, topn, &order);
+		budget = SIZE_MAX;
+	}
 	out->kind = RS_TABLE;
 	out->t = xcalloc(1, sizeof(*out->t));
 	qresult_init(out->t);
-	size_t *qpos = xcalloc(sp->nstats ? sp->nstats : 1, sizeof(*qpos));
-	for (size_t g = 0; g < fa.ngroups && g < budget; g++) {
+	for (size_t oi = 0; oi < nout && oi < budget; oi++) {
+		size_t g = order != NULL ? order[oi] : oi;
 		qresult_row_begin(out->t);
 		for (size_t j = 0; j < fa.nby; j++)
 			add_nonempty(out->t, (struct span){ sp->by[j].field.p,
 			    sp->by[j].field.n }, bytext(&fa, g, j, tmp,
-			    sizeof(tmp)));
+			    sizeof(tmp), &x->msg));
 		for (size_t k = 0; k < sp->nstats; k++) {
 			struct fstat *f = &fa.fs[k];
 			const struct lq_stat *st = f->st;
@@ -2293,36 +2627,23 @@ fast_stats(struct xctx *x, struct xf *main, const struct sspec *sp,
 					    f->best[g].i, f->best[g].fx, tmp,
 					    sizeof(tmp), &x->msg);
 				break;
-			case LQS_QUANTILE: {
-				size_t a = qpos[k], e = a;
-				while (a < f->nq && f->qe[a].g < g)
-					a++;
-				e = a;
-				while (e < f->nq && f->qe[e].g == g)
-					e++;
-				qpos[k] = e;
-				size_t cnt = e - a, ix;
-				if (cnt == 0)
-					break;
-				ix = st->phi <= 0 ? 0 : st->phi >= 1 ? cnt - 1 :
-				    (size_t)(st->phi * (double)cnt);
-				if (ix >= cnt)
-					ix = cnt - 1;
-				struct vref r = f->qe[a + ix].r;
-				v = row_value(x, s->blocks[r.bi], r.i, r.fx, tmp,
-				    sizeof(tmp), &x->msg);
+			case LQS_QUANTILE:
+				if (f->qpick != NULL && f->qpick[g] != SIZE_MAX) {
+					struct vref r = f->qe[f->qpick[g]].r;
+					v = row_value(x, s->blocks[r.bi], r.i, r.fx,
+					    tmp, sizeof(tmp), &x->msg);
+				}
 				break;
-			}
 			}
 			add_nonempty(out->t, name, v);
 		}
 	}
-	free(qpos);
+	free(order);
 	out->n = out->t->nrows;
 	out->rows = xreallocarray(NULL, out->n ? out->n : 1, sizeof(*out->rows));
 	for (size_t k = 0; k < out->n; k++)
 		out->rows[k] = (uint32_t)k;
-	rc = fa.ngroups > budget ? 1 : 0;
+	rc = nout > budget ? 1 : 0;
 done:
 	if (ifm != NULL)
 		for (size_t k = 0; k < sp->nstats; k++)
@@ -2403,7 +2724,7 @@ agg_from_pipe(struct agg *a, const struct lq_pipe *p)
 }
 
 /* What uniq and top do after counting. */
-static void
+static int
 agg_finish(struct xctx *x, struct agg *a, struct rowset *rs)
 {
 	const struct lq_pipe *p = a->p;
@@ -2425,9 +2746,11 @@ agg_finish(struct xctx *x, struct agg *a, struct rowset *rs)
 			keys[j + 1].desc = 0;
 			bytes[j + 1] = 1;
 		}
-		rs_sort(x, rs, keys, p->nfields + 1 > LOGSQL_MAX_SORT_KEYS ?
-		    LOGSQL_MAX_SORT_KEYS : p->nfields + 1, bytes, 0, 0, p->n);
+		return rs_sort(x, rs, keys, p->nfields + 1 >
+		    LOGSQL_MAX_SORT_KEYS ? LOGSQL_MAX_SORT_KEYS : p->nfields + 1,
+		    bytes, 0, 0, p->n);
 	}
+	return 0;
 }
 
 static int
@@ -2550,7 +2873,9 @@ logsql_exec(const struct logsql_query *q, const struct store *s,
 		int last = k + 1 == q->npipes && q->pipes[k].kind != LQP_TOP;
 		agg_from_pipe(&a, &q->pipes[k]);
 		int r = fast_stats(&x, main, &a.sp, last ? (max_rows ?
-		    max_rows + 1 : SIZE_MAX) : LOGSQL_MAX_TABLE_ROWS, &rs);
+		    max_rows + 1 : SIZE_MAX) : LOGSQL_MAX_TABLE_ROWS,
+		    q->pipes[k].kind == LQP_TOP ? (size_t)q->pipes[k].n : 0,
+		    &rs);
 		if (r < 0)
 			goto done;
 		if (r > 0 && !last) {
@@ -2559,7 +2884,8 @@ logsql_exec(const struct logsql_query *q, const struct store *s,
 			    LOGSQL_MAX_TABLE_ROWS);
 			goto done;
 		}
-		agg_finish(&x, &a, &rs);
+		if (agg_finish(&x, &a, &rs) != 0)
+			goto done;
 		k++;
 	} else
 		scan_refs(&x, main, rows_needed(q, k, max_rows), &rs);
@@ -2572,8 +2898,32 @@ logsql_exec(const struct logsql_query *q, const struct store *s,
 			break;
 		case LQP_SORT: {
 			int bytes[LOGSQL_MAX_SORT_KEYS] = { 0 };
-			rs_sort(&x, &rs, p->keys, p->nkeys, bytes, p->desc, p->off,
-			    p->n);
+			uint64_t off = p->off, lim = p->n;
+			int none = 0;
+			/* "sort | offset | limit" is one bounded sort, as
+			 * VictoriaLogs runs it. */
+			while (k + 1 < q->npipes &&
+			    (q->pipes[k + 1].kind == LQP_LIMIT ||
+			    q->pipes[k + 1].kind == LQP_OFFSET)) {
+				const struct lq_pipe *nx = &q->pipes[++k];
+				if (nx->kind == LQP_OFFSET) {
+					if (lim > 0 && nx->n >= lim)
+						none = 1;
+					off += nx->n;
+					if (lim > 0 && !none)
+						lim -= nx->n;
+				} else if (nx->n == 0)
+					none = 1;
+				else if (lim == 0 || nx->n < lim)
+					lim = nx->n;
+			}
+			if (none) {
+				rs.n = 0;
+				break;
+			}
+			if (rs_sort(&x, &rs, p->keys, p->nkeys, bytes, p->desc,
+			    off, lim) != 0)
+				goto done;
 			break;
 		}
 		case LQP_LIMIT:
@@ -2608,7 +2958,8 @@ logsql_exec(const struct logsql_query *q, const struct store *s,
 			}
 			rs_release(&rs);
 			rs = nrs;
-			agg_finish(&x, &a, &rs);
+			if (agg_finish(&x, &a, &rs) != 0)
+				goto done;
 			break;
 		}
 		}

@@ -19,6 +19,7 @@ static const struct command {
 	{ "query", cmd_query, "run a LogsQL query on log files or VictoriaLogs" },
 	{ "generate", cmd_generate,
 	    "write realistic labeled traffic for tests and benchmarks" },
+	{ "eval", cmd_eval, "score an analyst on labeled scenario folders" },
 };
 
 static void

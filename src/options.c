@@ -22,6 +22,8 @@ settings_init(struct settings *st)
 	st->top = 10;
 	/* A store that would fill the machine helps nobody: cap it. */
 	st->store.max_memory = 4ull << 30;
+	st->analyst = xmalloc(sizeof(*st->analyst));
+	analyst_config_init(st->analyst);
 }
 
 void
@@ -41,6 +43,7 @@ settings_release(struct settings *st)
 	for (size_t i = 0; i < st->nvlogs_field_map; i++)
 		free(st->vlogs_field_map[i]);
 	free(st->vlogs_field_map);
+	free(st->analyst);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -182,6 +185,10 @@ settings_set(struct settings *st, const char *name, const char *value,
 		st->load.input.max_line = (size_t)n;
 	} else if (strncmp(name, "vlogs_", 6) == 0)
 		return settings_set_vlogs(st, name + 6, value, err, errlen);
+	else if (strncmp(name, "analyst_", 8) == 0 ||
+	    strncmp(name, "guard_range_", 12) == 0)
+		return analyst_config_set(st->analyst, name, value, err,
+		    errlen);
 	else
 		return 1;
 	return 0;

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "anomaly.h"
-#include "logsql.h"
 
 static int
 query_embedded(struct source *src, const char *q, int64_t start_ns,
@@ -22,9 +21,7 @@ query_embedded(struct source *src, const char *q, int64_t start_ns,
 	int rc = -1;
 
 	if (start_ns != TIME_NONE || end_ns != TIME_NONE) {
-		int64_t lo = start_ns != TIME_NONE ? start_ns : INT64_MIN / 2;
-		int64_t hi = end_ns != TIME_NONE ? end_ns : INT64_MAX / 2;
-		if (logsql_confine(q, strlen(q), lo, hi, &text, err,
+		if (logsql_confine(q, strlen(q), start_ns, end_ns, &text, err,
 		    errlen) != 0)
 			goto out;
 		q = text.p;

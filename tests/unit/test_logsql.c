@@ -6,7 +6,6 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "logsql.h"
 
 /* Parse, print; the printed text must parse and print the same. */
 static char *
@@ -606,6 +605,23 @@ test_confine(void **state)
 	assert_true(p->filter->kids[0]->t.lo == a);
 	assert_true(p->filter->kids[0]->t.hi == e);
 	logsql_free(p);
+	buf_reset(&b);
+	assert_int_equal(logsql_confine("a or b", 6, TIME_NONE, e, &b, err,
+	    sizeof(err)), 0);
+	assert_string_equal(b.p, "_time:<2026-11-20T09:15:00Z (a or b)");
+	buf_reset(&b);
+	assert_int_equal(logsql_confine("a", 1, a, TIME_NONE, &b, err,
+	    sizeof(err)), 0);
+	assert_string_equal(b.p, "_time:>=2026-11-20T09:00:00Z a");
+	p = logsql_parse(b.p, b.len, err, sizeof(err));
+	assert_non_null(p);
+	assert_true(p->filter->kids[0]->t.lo == a);
+	assert_int_equal(p->filter->kids[0]->t.hi_kind, LQT_OPEN);
+	logsql_free(p);
+	buf_reset(&b);
+	assert_int_equal(logsql_confine("a", 1, TIME_NONE, TIME_NONE, &b, err,
+	    sizeof(err)), 0);
+	assert_string_equal(b.p, "a");
 	buf_reset(&b);
 	assert_int_equal(logsql_confine("a (", 3, a, e, &b, err,
 	    sizeof(err)), -1);
