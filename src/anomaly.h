@@ -1589,6 +1589,10 @@ int settings_known_elsewhere(const char *name);
 /* Reads a config file; every error appended to errs as file:line: msg. */
 int settings_load_config(struct settings *st, const char *path,
     struct buf *errs);
+/* Loads the file named by -c/--config among argv, if any, so that the
+ * options parsed after it override it. */
+int settings_preload_config(struct settings *st, int argc, char **argv,
+    struct buf *errs);
 /* A long option of the same name; logs and returns -1 on a bad value. */
 int settings_option(struct settings *st, const char *optname,
     const char *arg);

@@ -710,21 +710,12 @@ cmd_eval(int argc, char **argv)
 	struct buf out = BUF_INIT, errs = BUF_INIT;
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
 	struct result *res = NULL;
-	const char *config = NULL, *analyst = "stats", *want = NULL;
+	const char *analyst = "stats", *want = NULL;
 	size_t n = 0;
 	int ch, idx, rc = 2, verbose = 0, any_false = 0, any_error = 0;
 
 	settings_init(&st);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "-c") == 0 ||
-		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-			config = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			config = argv[i] + 9;
-	}
-	if (config != NULL && settings_load_config(&st, config, &errs) != 0) {
+	if (settings_preload_config(&st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
 		goto out;
 	}

@@ -189,7 +189,6 @@ cmd_query(int argc, char **argv)
 	size_t ninputs = 0;
 	uint64_t limit = QUERY_ROWS_DEFAULT;
 	int64_t now = TIME_NONE, start = TIME_NONE, end = TIME_NONE;
-	const char *config = NULL;
 	int ch, idx, rc = 2, verbose = 0, have_store = 0;
 	struct logsql_query *lq = NULL;
 	char *token = NULL, *password = NULL;
@@ -198,16 +197,7 @@ cmd_query(int argc, char **argv)
 	st.load.progress = 0;
 	memset(&ls, 0, sizeof(ls));
 	qresult_init(&q);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "-c") == 0 ||
-		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-			config = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			config = argv[i] + 9;
-	}
-	if (config != NULL && settings_load_config(&st, config, &errs) != 0) {
+	if (settings_preload_config(&st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
 		goto out;
 	}

@@ -337,7 +337,6 @@ cmd_scan(int argc, char **argv)
 	struct report rep;
 	struct buf out = BUF_INIT, errs = BUF_INIT;
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
-	const char *config = NULL;
 	char err[1024];
 	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
 
@@ -345,16 +344,7 @@ cmd_scan(int argc, char **argv)
 	report_init(&rep);
 	memset(&ls, 0, sizeof(ls));
 	/* The config file comes first so options override it: find it. */
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "-c") == 0 ||
-		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-			config = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			config = argv[i] + 9;
-	}
-	if (config != NULL && settings_load_config(&st, config, &errs) != 0) {
+	if (settings_preload_config(&st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
 		goto out;
 	}

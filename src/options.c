@@ -257,3 +257,25 @@ settings_option(struct settings *st, const char *optname, const char *arg)
 	}
 	return 0;
 }
+
+/*
+ * The config file is read before the other options so that they override
+ * it: find -c FILE / --config FILE / --config=FILE among the arguments.
+ */
+int
+settings_preload_config(struct settings *st, int argc, char **argv,
+    struct buf *errs)
+{
+	const char *config = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			config = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+	}
+	return config != NULL ? settings_load_config(st, config, errs) : 0;
+}
