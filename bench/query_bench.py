@@ -13,8 +13,10 @@ run on a generated nginx log (10 million rows by default).  Compared:
   mawk       the same aggregation on the text file, over its last 15 minutes
   sort|uniq  hits per client only: cut | sort | uniq -c, over the whole file
 
-Until `anomaly-detect query` exists, the store side runs through a small C
-driver, bench/query_bench.c, built here against build/release/libanomaly.a.
+`anomaly-detect query --input FILE` would time the load with the query, so
+the store side runs through a small C driver, bench/query_bench.c, built
+here against build/release/libanomaly.a, that loads once and times only
+the query.
 Each figure is the median of --runs runs.  The results of the embedded
 query and of mawk are checked to agree (clients, total hits, total paths).
 

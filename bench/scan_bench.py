@@ -225,12 +225,17 @@ def main():
     empty = os.path.join(OUT, "empty.log")
     open(empty, "wb").close()
 
-    scan = [ad, "scan", "--json"]
+    # "scan" alone is what this benchmark is about: parse, client address,
+    # store (--analyst none).  "scan+analysis" adds the built-in analyst's
+    # queries over the whole window, for the full picture.
+    scan = [ad, "scan", "--json", "--analyst", "none"]
+    full = [ad, "scan", "--json"]
     tools = [
         Tool("wc -l", nginx, n_nginx, ["wc", "-l", nginx]),
         Tool("scan nginx", nginx, n_nginx, scan + [nginx]),
         Tool("scan traefik", traefik, n_traefik, scan + [traefik]),
         goaccess_tool(nginx, n_nginx),
+        Tool("scan+analysis nginx", nginx, n_nginx, full + [nginx]),
     ]
     # The fixed cost of the process (binary, allocator, empty store): taken
     # off the peak before dividing by rows.
@@ -287,7 +292,7 @@ def main():
               % (g.get("total_requests"), g.get("valid_requests"), g.get("failed_requests")))
     if base_rss is not None:
         print("scan of an empty file: peak RSS %s" % fmt_mib(base_rss))
-        for t in tools[1:3]:
+        for t in tools[1:3] + tools[4:]:
             if t.peak() is not None and t.lines:
                 per = (t.peak() - base_rss) / t.lines
                 print("%s: %.0f bytes of peak memory per stored row" % (t.name, per))

@@ -49,6 +49,8 @@ scan_usage(FILE *f)
 "                         when interrupted (SIGINT/SIGTERM)\n"
 "  --from-end             with --follow: start at the end of the files\n"
 "  --no-progress          no progress bar\n"
+"  --analyst KIND         stats (the built-in analyst, default) or none\n"
+"                         (only read and summarise)\n"
 "  -v                     more messages (repeat for debug)\n"
 "\n"
 "Analyst thresholds (config key with underscores, or as an option):\n");
@@ -313,7 +315,7 @@ cmd_scan(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_FORMAT, O_LOGFMT, O_JSONFIELD, O_TRUSTED,
 	    O_MAXMEM, O_RETENTION, O_MAXLINE, O_TOP, O_FROMEND, O_NOPROG,
-	    O_ANALYST };
+	    O_KIND, O_ANALYST };
 	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "format", required_argument, NULL, O_FORMAT },
@@ -328,6 +330,7 @@ cmd_scan(int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "from-end", no_argument, NULL, O_FROMEND },
 		{ "no-progress", no_argument, NULL, O_NOPROG },
+		{ "analyst", required_argument, NULL, O_KIND },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -339,6 +342,7 @@ cmd_scan(int argc, char **argv)
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
 	char err[1024];
 	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
+	int analysis = 1;
 
 	settings_init(&st);
 	report_init(&rep);
@@ -385,6 +389,20 @@ cmd_scan(int argc, char **argv)
 		case O_NOPROG:
 			st.load.progress = 0;
 			break;
+		case O_KIND:
+			if (strcmp(optarg, "stats") == 0)
+				analysis = 1;
+			else if (strcmp(optarg, "none") == 0)
+				analysis = 0;
+			else if (strcmp(optarg, "llm") == 0) {
+				log_warnx("--analyst llm: not available yet");
+				goto out;
+			} else {
+				log_warnx("--analyst: \"%s\" is not stats or "
+				    "none", optarg);
+				goto out;
+			}
+			break;
 		case 'n':
 			check_only = 1;
 			break;
@@ -423,7 +441,7 @@ cmd_scan(int argc, char **argv)
 		load_files(&s, &st.load, argv + optind,
 		    (size_t)(argc - optind), &ls);
 	rc = ls.errors ? 1 : 0;
-	if (analyze(&s, &st, &rep, err, sizeof(err)) != 0) {
+	if (analysis && analyze(&s, &st, &rep, err, sizeof(err)) != 0) {
 		log_warnx("analyst: %s", err);
 		report_warn(&rep, "analyst stopped: %s", err);
 		rc = 1;

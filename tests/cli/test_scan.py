@@ -373,6 +373,23 @@ case("--retention and --max-memory drop the oldest rows and count them",
      retention_and_memory_cap)
 
 
+def analyst_switch():
+    path, _ = generate("nginx")
+    full, _ = scan_json([path])
+    bare, _ = scan_json([path], "--analyst", "none")
+    if not full["findings"] or not full["bans"]:
+        raise AssertionError("the generated scenario has attackers: no findings?")
+    eq((bare["findings"], bare["bans"]), ([], []), "with --analyst none")
+    eq(bare["rows"], full["rows"], "rows")
+    p = run(["scan", "--analyst", "llm", path])
+    eq(p.returncode, 2, "exit status for --analyst llm")
+    p = run(["scan", "--analyst", "magic", path])
+    eq(p.returncode, 2, "exit status for an unknown analyst")
+
+
+case("--analyst none only reads; llm is not there yet", analyst_switch)
+
+
 # ---- follow
 
 def follow_live():
