@@ -2115,6 +2115,181 @@ v6nets(struct ctx *x)
 	return rc;
 }
 
+/* ---- one address at a time, for the guard */
+
+/* The summary, peaks and busiest URI of the addresses already in x->cl,
+ * through client_ip:in(...) only: the same numbers per_address reads
+ * from the whole window, at the cost of a few small queries. */
+static int
+judge_ask(struct ctx *x, char *const *ips, size_t n)
+{
+	struct buf in = BUF_INIT;
+	int rc = -1;
+
+	add_in(x, &in, ips, n);
+	q_reset(x);
+	q_add(x, "%s | stats by (%s, _time:1m) count() n | filter n:>=%llu "
+	    "| stats by (%s) max(n) peak", in.p, x->fn[FN_CLIENT],
+	    (unsigned long long)flood_floor(x->c), x->fn[FN_CLIENT]);
+	if (ask(x, "rate peaks") != 0)
+		goto out;
+	for (size_t r = 0; r < x->q.nrows; r++) {
+		struct client *cl = client_lookup(x, qresult_get(&x->q, r,
+		    "client_ip"));
+		if (cl != NULL)
+			cl->peak = col_u64(&x->q, r, "peak");
+	}
+	q_reset(x);
+	q_add(x, "%s", in.p);
+	q_summary(x);
+	if (ask(x, "per-address summary") != 0)
+		goto out;
+	read_summary(x);
+	rc = ask_tops(x);
+out:
+	buf_release(&in);
+	return rc;
+}
+
+/* What an address that shows no abuse did: its signs below the
+ * thresholds, or that it showed none. */
+static void
+judge_why(char *out, size_t outlen, const struct client *cl)
+{
+	struct buf b = BUF_INIT;
+	const struct {
+		uint64_t v;
+		const char *what;
+	} signs[] = {
+		{ cl->nf, "refused or not found" },
+		{ cl->secret + cl->admin, "sensitive paths" },
+		{ cl->inject_n, "with payloads" },
+		{ cl->lfails, "failed logins" },
+		{ cl->badua, "with a scanner's agent" },
+		{ cl->distress, "answered 5xx/429/499" },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(signs); i++)
+		if (signs[i].v > 0)
+			buf_addf(&b, "%s%llu %s", b.len ? ", " : "",
+			    (unsigned long long)signs[i].v, signs[i].what);
+	if (cl->peak > 0)
+		buf_addf(&b, "%sup to %llu a minute", b.len ? ", " : "",
+		    (unsigned long long)cl->peak);
+	if (b.len > 0)
+		buf_addstr(&b, ": below every threshold");
+	else
+		buf_addstr(&b, "no errors, sensitive paths, payloads, failed "
+		    "logins or scanner agents");
+	snprintf(out, outlen, "%s", b.p);
+	buf_release(&b);
+}
+
+int
+analyst_judge_addresses(struct source *src, const struct analyst_config *c,
+    const struct ipaddr *a, size_t n, int64_t start_ns, int64_t end_ns,
+    struct analyst_judgement *out, char *err, size_t errlen)
+{
+	struct ctx x;
+	struct report scratch;
+	char **ips = NULL;
+	size_t nips = 0;
+	int rc = -1;
+
+	if (n > ANALYST_JUDGE_MAX) {
+		snprintf(err, errlen, "%zu addresses to judge, at most %d", n,
+		    ANALYST_JUDGE_MAX);
+		return -1;
+	}
+	memset(&x, 0, sizeof(x));
+	report_init(&scratch);
+	x.src = src;
+	x.c = c;
+	x.start = start_ns;
+	x.end = end_ns;
+	x.out = &scratch;
+	x.err = err;
+	x.errlen = errlen;
+	err[0] = '\0';
+	qresult_init(&x.q);
+	field_names(&x);
+	build_filters(&x);
+	for (size_t i = 0; i < n; i++) {
+		char t[IPADDR_STRLEN];
+		size_t len = ipaddr_format(&a[i], t, sizeof(t));
+		struct client *cl = client_get(&x, (struct span){ t, len });
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].first_ns = out[i].last_ns = TIME_NONE;
+		/* A new client is the next one; one met before is earlier. */
+		if (cl == NULL || (size_t)(cl - x.cl) != nips)
+			continue; /* not an address, or asked twice */
+		ips = xreallocarray(ips, nips + 1, sizeof(*ips));
+		ips[nips++] = xstrdup(cl->ip);
+	}
+	if (nips > 0 && judge_ask(&x, ips, nips) != 0)
+		goto out;
+	for (size_t i = 0; i < x.ncl; i++)
+		classify(&x, &x.cl[i]);
+	for (int k = 0; k < K__COUNT; k++) {
+		int any = 0;
+		for (size_t i = 0; i < x.ncl; i++)
+			if (x.cl[i].kind == k)
+				any = 1;
+		if (any && ask_offending(&x, k) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char t[IPADDR_STRLEN];
+		struct analyst_judgement *j = &out[i];
+		struct client *cl;
+
+		ipaddr_format(&a[i], t, sizeof(t));
+		if ((cl = client_find(&x, t)) == NULL || cl->hits == 0) {
+			snprintf(j->why, sizeof(j->why), "never seen in the "
+			    "logs");
+			continue;
+		}
+		j->requests = cl->hits;
+		if (cl->kind != K_NONE) {
+			struct finding *f = report_add_finding(&scratch,
+			    kinfo[cl->kind].scenario, 1, cl->ip);
+			client_sentence(f, cl);
+			j->abusive = 1;
+			j->events = cl->off_n ? cl->off_n : cl->hits;
+			j->first_ns = cl->off_first != TIME_NONE ?
+			    cl->off_first : cl->first;
+			j->last_ns = cl->off_last != TIME_NONE ?
+			    cl->off_last : cl->last;
+			snprintf(j->why, sizeof(j->why), "%s (%s)",
+			    f->sentence != NULL ? f->sentence : "",
+			    kinfo[cl->kind].scenario);
+			continue;
+		}
+		j->first_ns = cl->first;
+		j->last_ns = cl->last;
+		judge_why(j->why, sizeof(j->why), cl);
+	}
+	rc = 0;
+out:
+	free_strs(ips, nips);
+	report_release(&scratch);
+	qresult_release(&x.q);
+	buf_release(&x.text);
+	free(x.f_secret);
+	free(x.f_admin4);
+	free(x.f_sens);
+	free(x.f_inject);
+	free(x.f_badua);
+	free(x.f_lpost);
+	free(x.f_lfail);
+	free(x.f_nf);
+	free(x.f_distress);
+	free(x.f_asset);
+	free(x.cl);
+	free(x.map.slot);
+	return rc;
+}
+
 /* ---- the run */
 
 int

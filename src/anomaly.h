@@ -1497,6 +1497,105 @@ void report_json_arrays(const struct report *r, struct buf *o);
 /* The findings and bans for a terminal, most severe first. */
 void report_text_findings(const struct report *r, struct buf *o);
 
+/* ------------------------------------------------------------ guard_ban.c */
+
+/*
+ * The whole guard: one gate every proposed ban goes through, from any
+ * analyst or model, in this order, each refusal with a named reason:
+ * strict parsing of the address or range; range width (guard_policy);
+ * the static refusals above; the configured allowlist (CIDRs and a file);
+ * the host's own addresses; dedup (already banned and not expired:
+ * skipped, before any query is spent on it); verified search-engine
+ * crawlers (reverse DNS in the engine's domain that resolves forward to
+ * the same address); evidence (the guard asks the logs about the address
+ * in the window itself, whatever the proposer claimed: its own requests
+ * must show abuse, or it must belong to a cohort the built-in analyst
+ * found; an address the logs never mention is never banned); caps per
+ * cycle and per hour (only what would be accepted counts).
+ */
+
+/* Name lookups, so tests run offline with a table instead of DNS. */
+struct resolver {
+	/* PTR of a: one host name into host; 0, or -1 when none. */
+	int (*reverse)(void *ctx, const struct ipaddr *a, char *host,
+	    size_t hostlen);
+	/* Addresses of host: up to max into out, *n set; 0 or -1. */
+	int (*forward)(void *ctx, const char *host, struct ipaddr *out,
+	    size_t max, size_t *n);
+	void *ctx;
+};
+/* The system resolver (getnameinfo/getaddrinfo). */
+void resolver_system(struct resolver *r);
+
+enum guard_code {
+	GUARD_OK = 0,
+	GUARD_PARSE,       /* "bad-address": not an address or CIDR */
+	GUARD_TOO_WIDE,    /* "range-too-wide" */
+	GUARD_SPECIAL,     /* "special-address": loopback, private, ... */
+	GUARD_TRUSTED,     /* "trusted-proxy" */
+	GUARD_ALLOWLIST,   /* "allowlisted" */
+	GUARD_OWN,         /* "own-address": one of this host's */
+	GUARD_CRAWLER,     /* "verified-crawler" */
+	GUARD_NO_EVIDENCE, /* "no-evidence": the logs do not show abuse */
+	GUARD_CAP_CYCLE,   /* "cap-per-cycle" */
+	GUARD_CAP_HOUR,    /* "cap-per-hour" */
+	GUARD_DUPLICATE,   /* "already-banned" (a skip, not a refusal) */
+};
+const char *guard_code_name(enum guard_code c);
+
+struct guard_config {
+	struct guard_policy policy;
+	struct cidrset allow;        /* allowlist, with the file's entries */
+	unsigned max_per_cycle;      /* 0 = no cap */
+	unsigned max_per_hour;
+	int verify_crawlers;         /* default on */
+	int check_own_addresses;     /* default on: getifaddrs() */
+	/* The analyst's thresholds the evidence check judges an address's
+	 * own requests by (borrowed); NULL: analyst_config_init's. */
+	const struct analyst_config *analyst;
+};
+void guard_config_init(struct guard_config *c);
+void guard_config_release(struct guard_config *c);
+/* An allowlist file: one CIDR or address per line, '#' comments; every
+ * bad line reported as file:line: message into errs.  0 or -1. */
+int guard_allowlist_file(struct guard_config *c, const char *path,
+    struct buf *errs);
+
+struct guard {
+	const struct guard_config *cfg;
+	const struct cidrset *trusted;
+	struct cidrset own;          /* this host's addresses */
+	struct resolver res;
+	struct state *state;         /* dedup; may be NULL */
+	unsigned cycle_bans;         /* accepted in this cycle */
+	int64_t *hour;               /* times of accepted bans, last hour */
+	size_t nhour, caphour;
+};
+void guard_init(struct guard *g, const struct guard_config *cfg,
+    const struct cidrset *trusted, struct state *state);
+void guard_release(struct guard *g);
+void guard_cycle_begin(struct guard *g);
+
+struct guard_verdict {
+	enum guard_code code;
+	char value[IPADDR_STRLEN + 4]; /* canonical address or CIDR */
+	enum ban_scope scope;
+	char reason[256];              /* for people and the model */
+	/* Evidence the guard found itself, for the LAPI alert: */
+	uint64_t events;               /* offending requests */
+	int64_t first_ns, last_ns;
+};
+/*
+ * Judges one proposed ban of value (address or CIDR) over the window
+ * [start_ns, end_ns) of src.  cohorts: the built-in analyst's report for
+ * the same window (its cohort findings count as evidence for members), or
+ * NULL.  Accepting counts against the caps; the caller then bans (or, in
+ * dry-run, reports) and records it.  Returns the verdict's code.
+ */
+enum guard_code guard_judge(struct guard *g, struct source *src,
+    int64_t start_ns, int64_t end_ns, const struct report *cohorts,
+    const char *value, int64_t now_ns, struct guard_verdict *v);
+
 /* -------------------------------------------------------------- analyst.c */
 
 /*
@@ -1557,6 +1656,26 @@ int analyst_run(struct source *src, const struct analyst_config *c,
     int64_t start_ns, int64_t end_ns, struct report *out, char *err,
     size_t errlen);
 
+/*
+ * The per-address gates of analyst_run, for the given addresses only
+ * (the guard's evidence check: does this address's own traffic show
+ * abuse?).  A few stats queries filtered on client_ip:in(...), batched;
+ * at most ANALYST_JUDGE_MAX addresses.  Fills out[i] for a[i].  0, or -1
+ * with the reason in err when a query failed.
+ */
+#define ANALYST_JUDGE_MAX 256
+struct analyst_judgement {
+	int abusive;               /* its own requests show abuse */
+	uint64_t requests;         /* all of its requests; 0: never seen */
+	uint64_t events;           /* offending requests (when abusive) */
+	int64_t first_ns, last_ns; /* of those, else of all; TIME_NONE */
+	char why[240];             /* the analyst's sentence, or what it saw */
+};
+int analyst_judge_addresses(struct source *src,
+    const struct analyst_config *c, const struct ipaddr *a, size_t n,
+    int64_t start_ns, int64_t end_ns, struct analyst_judgement *out,
+    char *err, size_t errlen);
+
 
 /* -------------------------------------------------------------- options.c */
 
@@ -1579,6 +1698,24 @@ struct settings {
 	/* The analyst's thresholds and the guard's range policy (analyst.h:
 	 * analyst_NAME and guard_range_* settings). */
 	struct analyst_config *analyst;
+	/* Banning (run, watch, scan --apply, bans, unban).  The LAPI
+	 * password comes from a file (0600 or stricter) or $LAPI_PASSWORD. */
+	char *lapi_url, *lapi_machine, *lapi_password_file, *lapi_ca_file;
+	int lapi_retries;            /* -1: LAPI_RETRIES_DEFAULT */
+	int64_t lapi_timeout_ns;     /* 0: LAPI_TIMEOUT_DEFAULT */
+	int64_t ban_duration_ns;     /* default 4h */
+	char *state_file;            /* NULL: state_default_path() */
+	char *audit_file;            /* NULL: none; "-": standard error */
+	int dry_run;                 /* -1 unset (dry-run), 0 apply, 1 dry */
+	int64_t window_ns;           /* default 15m */
+	int64_t interval_ns;         /* default 60s */
+	/* guard_allow, guard_allow_file, guard_max_per_cycle,
+	 * guard_max_per_hour, guard_verify_crawlers (range widths live in
+	 * analyst->guard and are copied in by ban_guard_config). */
+	struct guard_config *guard;
+	char **inputs;               /* input = PATH (embedded store) */
+	size_t ninputs;
+	int follow;                  /* follow = true */
 };
 void settings_init(struct settings *st);
 void settings_release(struct settings *st);
@@ -1589,6 +1726,11 @@ int settings_known_elsewhere(const char *name);
 /* Reads a config file; every error appended to errs as file:line: msg. */
 int settings_load_config(struct settings *st, const char *path,
     struct buf *errs);
+/* A secret (password, token) from the first line of file, else from the
+ * environment variable env; NULL when neither (err says why when file was
+ * given but unusable).  The caller wipes and frees it.  Never logged. */
+char *read_secret(const char *file, const char *env, char *err,
+    size_t errlen);
 /* Loads the file named by -c/--config among argv, if any, so that the
  * options parsed after it override it. */
 int settings_preload_config(struct settings *st, int argc, char **argv,
@@ -1597,11 +1739,93 @@ int settings_preload_config(struct settings *st, int argc, char **argv,
 int settings_option(struct settings *st, const char *optname,
     const char *arg);
 
+/* ----------------------------------------------------------------- ban.c */
+
+/*
+ * The ban pipeline: every proposed ban (the built-in analyst's findings
+ * now, the agent's proposals later) goes through the guard, then, only
+ * in apply mode, to LAPI; only what LAPI accepted (201) is recorded in
+ * the state file.  Every verdict and every LAPI outcome goes to the
+ * audit trail.  Dry-run is the default: nothing is sent unless --apply,
+ * dry_run = false in the config, or DRY_RUN=0 in the environment.
+ */
+#define BAN_DURATION_DEFAULT (4 * 3600 * INT64_C(1000000000))
+#define BAN_WINDOW_DEFAULT (15 * 60 * INT64_C(1000000000))
+#define BAN_INTERVAL_DEFAULT (60 * INT64_C(1000000000))
+
+struct ban_ctx {
+	int apply;                /* 0: dry-run */
+	struct guard *guard;
+	struct source *src;
+	int64_t start_ns, end_ns; /* the window judged */
+	int64_t now_ns;
+	struct lapi *lapi;        /* required when apply */
+	struct state *state;      /* may be NULL (dry-run) */
+	struct audit *audit;      /* may be NULL */
+	int64_t duration_ns;
+};
+
+struct ban_result {
+	char value[IPADDR_STRLEN + 4];
+	enum ban_scope scope;
+	const char *scenario;     /* static */
+	const char *verdict;      /* banned, failed, skipped, refused, dry-run */
+	const char *code;         /* the guard's code name */
+	char reason[256];         /* the guard's reason, or the finding's */
+	char error[512];          /* failed: why (secrets scrubbed) */
+	char alert_id[LAPI_ID_MAX];
+	uint64_t events;          /* offending requests the guard counted */
+	int64_t first_ns, last_ns, until_ns;
+	double seconds;           /* judging and pushing */
+};
+struct ban_results {
+	struct ban_result *v;
+	size_t n, cap;
+	unsigned banned, failed, skipped, refused, dry;
+};
+void ban_results_init(struct ban_results *b);
+void ban_results_release(struct ban_results *b);
+
+/* Judges (and in apply mode bans) one proposed value for finding f:
+ * the agent's entry point.  The result is appended to out. */
+void ban_propose(const struct ban_ctx *c, const struct report *cohorts,
+    const struct finding *f, const char *value, struct ban_results *out);
+/* Every ban the report's findings lead to: ranges first (when the finding
+ * has one), then members, each address once, none inside a range
+ * accepted in this call.  Returns the number of failed bans. */
+unsigned ban_report(const struct ban_ctx *c, const struct report *r,
+    struct ban_results *out);
+/* "bans":[...] and "summary":{...} (no braces around them). */
+void ban_results_json(const struct ban_results *b, struct buf *o);
+void ban_results_text(const struct ban_results *b, int apply,
+    struct buf *o);
+
+/* The mode a command runs in: --apply (1) / --dry-run (0) on the command
+ * line (-1: none), else DRY_RUN in the environment, else the dry_run
+ * setting, else dry-run.  1 apply, 0 dry-run, -1 bad DRY_RUN (err). */
+int ban_mode(const struct settings *st, int cli, char *err, size_t errlen);
+/* The LAPI password from lapi_password_file (refused when group or world
+ * may read it) or $LAPI_PASSWORD; a new string, or NULL with err. */
+char *ban_read_password(const struct settings *st, char *err, size_t errlen);
+/* lapi_init from the settings (password read as above); 0 or -1. */
+int ban_lapi_open(const struct settings *st, struct lapi *l, char *err,
+    size_t errlen);
+/* state_lock + state_load of state_file (or the default); 0 or -1. */
+int ban_state_open(const struct settings *st, struct state *s, int64_t now_ns,
+    char *err, size_t errlen);
+/* The guard configuration: the settings' guard_* with the range policy
+ * of analyst->guard copied in (one place sets it: guard_range_*). */
+const struct guard_config *ban_guard_config(const struct settings *st);
+
 /* -------------------------------------------------------------- cmd_*.c */
 
 int cmd_scan(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_run(int argc, char **argv);   /* cmd_run.c */
+int cmd_watch(int argc, char **argv); /* cmd_run.c */
+int cmd_bans(int argc, char **argv);  /* cmd_bans.c */
+int cmd_unban(int argc, char **argv); /* cmd_bans.c */
 
 /* ------------------------------------------------------------- cmd_eval.c */
 

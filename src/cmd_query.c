@@ -122,31 +122,6 @@ print_table(const struct qresult *q, struct buf *o)
 	free(cols);
 }
 
-/* A secret from a file (first line) or the environment; NULL if neither. */
-static char *
-read_secret(const char *file, const char *env, char *err, size_t errlen)
-{
-	if (file != NULL) {
-		FILE *f = fopen(file, "r");
-		char line[4096];
-		if (f == NULL) {
-			snprintf(err, errlen, "%s: cannot open", file);
-			return NULL;
-		}
-		if (fgets(line, sizeof(line), f) == NULL)
-			line[0] = '\0';
-		fclose(f);
-		line[strcspn(line, "\r\n")] = '\0';
-		if (line[0] == '\0') {
-			snprintf(err, errlen, "%s: empty", file);
-			return NULL;
-		}
-		return xstrdup(line);
-	}
-	const char *v = getenv(env);
-	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
-}
-
 int
 cmd_query(int argc, char **argv)
 {

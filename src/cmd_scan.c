@@ -5,7 +5,7 @@
  * first few, so a wrong --format is obvious), the time window, and the
  * busiest clients; then what the built-in analyst found, most severe
  * first, and the bans that would follow.  Nothing is ever banned by scan
- * without --apply: it says so.
+ * without --apply (or dry_run = false, or DRY_RUN=0): it says so.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -52,6 +52,16 @@ scan_usage(FILE *f)
 "  --analyst KIND         stats (the built-in analyst, default) or none\n"
 "                         (only read and summarise)\n"
 "  -v                     more messages (repeat for debug)\n"
+"\n"
+"Banning (dry-run unless --apply, dry_run = false, or DRY_RUN=0):\n"
+"  --apply | --dry-run    send the bans to CrowdSec's LAPI, or not\n"
+"  --lapi-url URL --lapi-machine NAME --lapi-password-file FILE\n"
+"                         LAPI and the watcher (or $LAPI_PASSWORD)\n"
+"  --ban-duration DUR     default 4h\n"
+"  --state-file FILE      what was banned (dedup)\n"
+"  --audit-file FILE      JSON-lines audit trail (- = stderr)\n"
+"  --guard-allow CIDR, --guard-allow-file FILE, --guard-max-per-cycle N,\n"
+"  --guard-max-per-hour N, --guard-verify-crawlers BOOL\n"
 "\n"
 "Analyst thresholds (config key with underscores, or as an option):\n");
 	analyst_usage(f);
@@ -109,17 +119,35 @@ fmt_window(const struct store *s, char *start, char *end, size_t len)
 	}
 }
 
+/* report_json_arrays ends with the report's own (empty) bans when the
+ * ban pipeline made them: that array goes, the pipeline's comes. */
+static void
+findings_only_json(const struct report *rep, struct buf *o)
+{
+	static const char tail[] = ",\"bans\":[]";
+	size_t at = o->len;
+
+	report_json_arrays(rep, o);
+	if (o->len - at >= sizeof(tail) - 1 &&
+	    memcmp(o->p + o->len - (sizeof(tail) - 1), tail,
+	    sizeof(tail) - 1) == 0) {
+		o->len -= sizeof(tail) - 1;
+		o->p[o->len] = '\0';
+	}
+}
+
 static void
 report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
     const struct settings *st, char *const *paths, size_t npaths,
-    const struct report *rep)
+    const struct report *rep, const struct ban_results *br)
 {
 	char a[TIME_STRLEN], b[TIME_STRLEN];
 	struct client_count *top;
 	size_t ntop;
 	int first = 1;
 
-	buf_addstr(o, "{\"mode\":\"dry-run\",\"inputs\":[");
+	buf_addf(o, "{\"mode\":\"%s\",\"inputs\":[", br != NULL ? "apply" :
+	    "dry-run");
 	for (size_t i = 0; i < npaths; i++) {
 		if (i)
 			buf_addch(o, ',');
@@ -188,19 +216,26 @@ report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
 		    strlen(rep->warnings[i]));
 	}
 	buf_addstr(o, "]},");
-	report_json_arrays(rep, o);
+	if (br != NULL) {
+		findings_only_json(rep, o);
+		buf_addch(o, ',');
+		ban_results_json(br, o);
+	} else
+		report_json_arrays(rep, o);
 	buf_addstr(o, "}\n");
 }
 
 static void
 report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
-    const struct settings *st, size_t npaths, const struct report *rep)
+    const struct settings *st, size_t npaths, const struct report *rep,
+    const struct ban_results *br)
 {
 	char a[TIME_STRLEN], b[TIME_STRLEN], sz[32];
 	struct client_count *top;
 	size_t ntop;
 
-	buf_addstr(o, "anomaly-detect scan: dry-run, nothing is banned\n\n");
+	buf_addstr(o, br != NULL ? "anomaly-detect scan: apply, bans go to "
+	    "LAPI\n\n" : "anomaly-detect scan: dry-run, nothing is banned\n\n");
 	fmt_bytes(sz, sizeof(sz), (double)ls->bytes);
 	buf_addf(o, "inputs    %zu, %s, format %s\n", npaths, sz,
 	    logfmt_name(ls->fmt_seen));
@@ -251,7 +286,88 @@ report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
 		}
 	}
 	free(top);
-	report_text_findings(rep, o);
+	if (br != NULL) {
+		static const char tail[] = "\nbans      none (dry-run)\n";
+		size_t at = o->len;
+		report_text_findings(rep, o);
+		if (o->len - at >= sizeof(tail) - 1 &&
+		    memcmp(o->p + o->len - (sizeof(tail) - 1), tail,
+		    sizeof(tail) - 1) == 0) {
+			o->len -= sizeof(tail) - 1;
+			o->p[o->len] = '\0';
+		}
+		ban_results_text(br, 1, o);
+	} else
+		report_text_findings(rep, o);
+}
+
+/*
+ * --apply: the findings go through the ban pipeline (guard, LAPI, state)
+ * instead of report_decide's static guard.  The window judged is what
+ * was loaded.  0, or 1 when a ban failed; -1 when LAPI or the state
+ * cannot be used (nothing was sent).
+ */
+static int
+scan_apply(struct store *s, struct settings *st, struct report *rep,
+    struct ban_results *br)
+{
+	struct lapi l;
+	struct state state;
+	struct guard g;
+	struct audit *audit = NULL;
+	struct source src;
+	struct ban_ctx c;
+	char err[1024];
+	int64_t now = clock_wall_ns();
+	int rc = -1, have_lapi = 0, have_guard = 0;
+
+	state_init(&state);
+	if (ban_lapi_open(st, &l, err, sizeof(err)) != 0) {
+		log_warnx("scan --apply: %s", err);
+		goto out;
+	}
+	have_lapi = 1;
+	if (ban_state_open(st, &state, now, err, sizeof(err)) != 0) {
+		log_warnx("scan --apply: state: %s", err);
+		goto out;
+	}
+	if (st->audit_file != NULL) {
+		audit = audit_open(strcmp(st->audit_file, "-") == 0 ?
+		    "/dev/stderr" : st->audit_file, err, sizeof(err));
+		if (audit == NULL) {
+			log_warnx("scan --apply: %s", err);
+			goto out;
+		}
+		audit_add_secret(audit, l.o.password);
+		audit_set_cycle(audit, "scan");
+	}
+	guard_init(&g, ban_guard_config(st), &st->load.trusted, &state);
+	have_guard = 1;
+	guard_cycle_begin(&g);
+	memset(&src, 0, sizeof(src));
+	src.store = s;
+	src.now_ns = s->rows > 0 ? s->tmax + 1 : now;
+	memset(&c, 0, sizeof(c));
+	c.apply = 1;
+	c.guard = &g;
+	c.src = &src;
+	c.start_ns = s->rows > 0 ? s->tmin : now;
+	c.end_ns = s->rows > 0 ? s->tmax + 1 : now;
+	c.now_ns = now;
+	c.lapi = &l;
+	c.state = &state;
+	c.audit = audit;
+	c.duration_ns = st->ban_duration_ns;
+	rc = ban_report(&c, rep, br) != 0 ? 1 : 0;
+out:
+	if (have_guard)
+		guard_release(&g);
+	if (have_lapi)
+		lapi_release(&l);
+	state_release(&state);
+	if (audit != NULL)
+		audit_close(audit);
+	return rc;
 }
 
 static void
@@ -289,8 +405,9 @@ scan_follow(struct store *s, struct settings *st, char **paths, size_t n,
 	ls->seconds = (double)(clock_mono_ns() - t0) / 1e9;
 }
 
-/* The built-in analyst over everything loaded, then the bans it would
- * make, through the static guard. */
+/* The built-in analyst over everything loaded.  The bans follow in
+ * cmd_scan: report_decide's static guard in dry-run, the ban pipeline
+ * (the whole guard, LAPI, state) with --apply. */
 static int
 analyze(struct store *s, const struct settings *st, struct report *rep,
     char *err, size_t errlen)
@@ -305,8 +422,6 @@ analyze(struct store *s, const struct settings *st, struct report *rep,
 		rc = analyst_run(&src, st->analyst, s->tmin, s->tmax + 1, rep,
 		    err, errlen);
 	}
-	report_decide(rep, &st->analyst->guard, &st->load.trusted,
-	    "dry-run");
 	return rc;
 }
 
@@ -315,7 +430,7 @@ cmd_scan(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_FORMAT, O_LOGFMT, O_JSONFIELD, O_TRUSTED,
 	    O_MAXMEM, O_RETENTION, O_MAXLINE, O_TOP, O_FROMEND, O_NOPROG,
-	    O_KIND, O_ANALYST };
+	    O_KIND, O_ANALYST, O_APPLY, O_DRY, O_SET };
 	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "format", required_argument, NULL, O_FORMAT },
@@ -332,9 +447,26 @@ cmd_scan(int argc, char **argv)
 		{ "no-progress", no_argument, NULL, O_NOPROG },
 		{ "analyst", required_argument, NULL, O_KIND },
 		{ "help", no_argument, NULL, 'h' },
+		{ "apply", no_argument, NULL, O_APPLY },
+		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "lapi-url", required_argument, NULL, O_SET },
+		{ "lapi-machine", required_argument, NULL, O_SET },
+		{ "lapi-password-file", required_argument, NULL, O_SET },
+		{ "lapi-ca-file", required_argument, NULL, O_SET },
+		{ "lapi-retries", required_argument, NULL, O_SET },
+		{ "lapi-timeout", required_argument, NULL, O_SET },
+		{ "ban-duration", required_argument, NULL, O_SET },
+		{ "state-file", required_argument, NULL, O_SET },
+		{ "audit-file", required_argument, NULL, O_SET },
+		{ "guard-allow", required_argument, NULL, O_SET },
+		{ "guard-allow-file", required_argument, NULL, O_SET },
+		{ "guard-max-per-cycle", required_argument, NULL, O_SET },
+		{ "guard-max-per-hour", required_argument, NULL, O_SET },
+		{ "guard-verify-crawlers", required_argument, NULL, O_SET },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct settings st;
+	struct ban_results br;
 	struct store s;
 	struct load_stats ls;
 	struct report rep;
@@ -342,10 +474,11 @@ cmd_scan(int argc, char **argv)
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
 	char err[1024];
 	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
-	int analysis = 1;
+	int analysis = 1, cli_mode = -1, apply;
 
 	settings_init(&st);
 	report_init(&rep);
+	ban_results_init(&br);
 	memset(&ls, 0, sizeof(ls));
 	/* The config file comes first so options override it: find it. */
 	if (settings_preload_config(&st, argc, argv, &errs) != 0) {
@@ -366,8 +499,15 @@ cmd_scan(int argc, char **argv)
 		case O_RETENTION:
 		case O_MAXLINE:
 		case O_ANALYST:
+		case O_SET:
 			if (settings_option(&st, longopts[idx].name, optarg) != 0)
 				goto out;
+			break;
+		case O_APPLY:
+			cli_mode = 1;
+			break;
+		case O_DRY:
+			cli_mode = 0;
 			break;
 		case O_TOP: {
 			uint64_t n;
@@ -420,6 +560,16 @@ cmd_scan(int argc, char **argv)
 	}
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
+	apply = ban_mode(&st, cli_mode, err, sizeof(err));
+	if (apply < 0) {
+		log_warnx("scan: %s", err);
+		goto out;
+	}
+	if (apply && !analysis) {
+		log_warnx("scan: --apply needs the analyst (not --analyst "
+		    "none)");
+		goto out;
+	}
 	if (check_only) {
 		fprintf(stderr, "configuration OK\n");
 		rc = 0;
@@ -446,16 +596,31 @@ cmd_scan(int argc, char **argv)
 		report_warn(&rep, "analyst stopped: %s", err);
 		rc = 1;
 	}
+	if (apply) {
+		int arc = scan_apply(&s, &st, &rep, &br);
+		if (arc < 0) {
+			rc = 2;
+			store_release(&s);
+			load_stats_release(&ls);
+			goto out;
+		}
+		if (arc > 0)
+			rc = 1;
+	} else
+		report_decide(&rep, &st.analyst->guard, &st.load.trusted,
+		    "dry-run");
 	if (st.json)
 		report_json(&out, &s, &ls, &st, argv + optind,
-		    (size_t)(argc - optind), &rep);
+		    (size_t)(argc - optind), &rep, apply ? &br : NULL);
 	else
-		report_text(&out, &s, &ls, &st, (size_t)(argc - optind), &rep);
+		report_text(&out, &s, &ls, &st, (size_t)(argc - optind), &rep,
+		    apply ? &br : NULL);
 	fwrite(out.p, 1, out.len, stdout);
 	fflush(stdout);
 	store_release(&s);
 	load_stats_release(&ls);
 out:
+	ban_results_release(&br);
 	report_release(&rep);
 	buf_release(&out);
 	buf_release(&errs);

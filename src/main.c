@@ -20,6 +20,10 @@ static const struct command {
 	{ "generate", cmd_generate,
 	    "write realistic labeled traffic for tests and benchmarks" },
 	{ "eval", cmd_eval, "score an analyst on labeled scenario folders" },
+	{ "run", cmd_run, "one detection cycle; bans through LAPI with --apply" },
+	{ "watch", cmd_watch, "detection cycles until stopped (--follow: live)" },
+	{ "bans", cmd_bans, "bans list: what we banned (state and LAPI)" },
+	{ "unban", cmd_unban, "remove our ban of an address or range" },
 };
 
 static void

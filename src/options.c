@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "anomaly.h"
 
@@ -24,6 +25,13 @@ settings_init(struct settings *st)
 	st->store.max_memory = 4ull << 30;
 	st->analyst = xmalloc(sizeof(*st->analyst));
 	analyst_config_init(st->analyst);
+	st->ban_duration_ns = BAN_DURATION_DEFAULT;
+	st->window_ns = BAN_WINDOW_DEFAULT;
+	st->interval_ns = BAN_INTERVAL_DEFAULT;
+	st->dry_run = -1;
+	st->lapi_retries = -1;
+	st->guard = xmalloc(sizeof(*st->guard));
+	guard_config_init(st->guard);
 }
 
 void
@@ -44,6 +52,18 @@ settings_release(struct settings *st)
 		free(st->vlogs_field_map[i]);
 	free(st->vlogs_field_map);
 	free(st->analyst);
+	free(st->lapi_url);
+	free(st->lapi_machine);
+	free(st->lapi_password_file);
+	free(st->lapi_ca_file);
+	free(st->state_file);
+	free(st->audit_file);
+	if (st->guard != NULL)
+		guard_config_release(st->guard);
+	free(st->guard);
+	for (size_t i = 0; i < st->ninputs; i++)
+		free(st->inputs[i]);
+	free(st->inputs);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -99,6 +119,160 @@ settings_set_vlogs(struct settings *st, const char *name, const char *value,
 			    "duration such as 30s", value);
 			return -1;
 		}
+	} else
+		return 1;
+	return 0;
+}
+
+/* "true"/"false" and friends: 1, 0, or -1. */
+static int
+parse_bool(const char *v)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < ARRAY_LEN(no); i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	return -1;
+}
+
+static int
+set_duration(const char *name, const char *value, int64_t min_ns,
+    int64_t *out, char *err, size_t errlen)
+{
+	int64_t ns;
+
+	if (parse_duration(span_str(value), &ns) != 0 || ns < min_ns) {
+		snprintf(err, errlen, "%s: \"%s\" is not a duration such as "
+		    "30s, 15m or 4h (at least %lld ms)", name, value,
+		    (long long)(min_ns / 1000000));
+		return -1;
+	}
+	*out = ns;
+	return 0;
+}
+
+static int
+set_count(const char *name, const char *value, unsigned *out, char *err,
+    size_t errlen)
+{
+	uint64_t n;
+
+	if (parse_u64(span_str(value), &n) != 0 || n > UINT32_MAX) {
+		snprintf(err, errlen, "%s: \"%s\" is not a count (0 = no "
+		    "cap)", name, value);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* Banning: LAPI, state, audit, mode, cycle timing, the guard, inputs. */
+static int
+settings_set_ban(struct settings *st, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	int b;
+
+	if (strcmp(name, "lapi_url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			snprintf(err, errlen, "lapi_url: want http:// or "
+			    "https://");
+			return -1;
+		}
+		replace_str(&st->lapi_url, value);
+	} else if (strcmp(name, "lapi_machine") == 0)
+		replace_str(&st->lapi_machine, value);
+	else if (strcmp(name, "lapi_password_file") == 0)
+		replace_str(&st->lapi_password_file, value);
+	else if (strcmp(name, "lapi_ca_file") == 0)
+		replace_str(&st->lapi_ca_file, value);
+	else if (strcmp(name, "lapi_retries") == 0) {
+		uint64_t n;
+		if (parse_u64(span_str(value), &n) != 0 || n > 10) {
+			snprintf(err, errlen, "lapi_retries: want 0 to 10");
+			return -1;
+		}
+		st->lapi_retries = (int)n;
+	} else if (strcmp(name, "lapi_timeout") == 0)
+		return set_duration(name, value, 100000000,
+		    &st->lapi_timeout_ns, err, errlen);
+	else if (strcmp(name, "ban_duration") == 0) {
+		if (lapi_parse_go_duration(span_str(value),
+		    &st->ban_duration_ns) != 0 &&
+		    parse_duration(span_str(value), &st->ban_duration_ns) != 0) {
+			snprintf(err, errlen, "ban_duration: \"%s\" is not a "
+			    "duration such as 4h or 1h30m", value);
+			return -1;
+		}
+		if (st->ban_duration_ns < 1000000000) {
+			snprintf(err, errlen, "ban_duration: at least 1s");
+			return -1;
+		}
+	} else if (strcmp(name, "state_file") == 0)
+		replace_str(&st->state_file, value);
+	else if (strcmp(name, "audit_file") == 0)
+		replace_str(&st->audit_file, value);
+	else if (strcmp(name, "dry_run") == 0) {
+		if ((b = parse_bool(value)) < 0) {
+			snprintf(err, errlen, "dry_run: want true or false");
+			return -1;
+		}
+		st->dry_run = b;
+	} else if (strcmp(name, "window") == 0)
+		return set_duration(name, value, 1000000000, &st->window_ns,
+		    err, errlen);
+	else if (strcmp(name, "interval") == 0)
+		return set_duration(name, value, 100000000, &st->interval_ns,
+		    err, errlen);
+	else if (strcmp(name, "guard_allow") == 0) {
+		struct cidr c;
+		char cerr[200];
+		if (cidr_parse(span_str(value), &c, cerr, sizeof(cerr)) != 0) {
+			snprintf(err, errlen, "guard_allow: %s", cerr);
+			return -1;
+		}
+		cidrset_add(&st->guard->allow, &c);
+	} else if (strcmp(name, "guard_allow_file") == 0) {
+		struct buf errs = BUF_INIT;
+		int rc = guard_allowlist_file(st->guard, value, &errs);
+		if (rc != 0) {
+			/* The lines of errs, on one line. */
+			for (size_t i = 0; i < errs.len; i++)
+				if (errs.p[i] == '\n')
+					errs.p[i] = i + 1 == errs.len ? '\0' : ';';
+			snprintf(err, errlen, "guard_allow_file: %s", errs.p);
+		}
+		buf_release(&errs);
+		return rc != 0 ? -1 : 0;
+	} else if (strcmp(name, "guard_max_per_cycle") == 0)
+		return set_count(name, value, &st->guard->max_per_cycle, err,
+		    errlen);
+	else if (strcmp(name, "guard_max_per_hour") == 0)
+		return set_count(name, value, &st->guard->max_per_hour, err,
+		    errlen);
+	else if (strcmp(name, "guard_verify_crawlers") == 0) {
+		if ((b = parse_bool(value)) < 0) {
+			snprintf(err, errlen, "guard_verify_crawlers: want true "
+			    "or false");
+			return -1;
+		}
+		st->guard->verify_crawlers = b;
+	} else if (strcmp(name, "input") == 0) {
+		st->inputs = xreallocarray(st->inputs, st->ninputs + 1,
+		    sizeof(*st->inputs));
+		st->inputs[st->ninputs++] = xstrdup(value);
+	} else if (strcmp(name, "follow") == 0) {
+		if ((b = parse_bool(value)) < 0) {
+			snprintf(err, errlen, "follow: want true or false");
+			return -1;
+		}
+		st->follow = b;
 	} else
 		return 1;
 	return 0;
@@ -190,7 +364,7 @@ settings_set(struct settings *st, const char *name, const char *value,
 		return analyst_config_set(st->analyst, name, value, err,
 		    errlen);
 	else
-		return 1;
+		return settings_set_ban(st, name, value, err, errlen);
 	return 0;
 }
 
@@ -278,4 +452,31 @@ settings_preload_config(struct settings *st, int argc, char **argv,
 			config = argv[i] + 9;
 	}
 	return config != NULL ? settings_load_config(st, config, errs) : 0;
+}
+
+char *
+read_secret(const char *file, const char *env, char *err, size_t errlen)
+{
+	if (file != NULL) {
+		FILE *f = fopen(file, "r");
+		char line[4096];
+		if (f == NULL) {
+			snprintf(err, errlen, "%s: cannot open", file);
+			return NULL;
+		}
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0') {
+			explicit_bzero(line, sizeof(line));
+			snprintf(err, errlen, "%s: empty", file);
+			return NULL;
+		}
+		char *v = xstrdup(line);
+		explicit_bzero(line, sizeof(line));
+		return v;
+	}
+	const char *v = env != NULL ? getenv(env) : NULL;
+	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
 }
