@@ -1817,6 +1817,149 @@ int ban_state_open(const struct settings *st, struct state *s, int64_t now_ns,
  * of analyst->guard copied in (one place sets it: guard_range_*). */
 const struct guard_config *ban_guard_config(const struct settings *st);
 
+/* ----------------------------------------------------------------- llm.c */
+
+/*
+ * A client for any OpenAI-compatible chat completions API with tools
+ * (OpenRouter first; Ollama, vLLM, llama.cpp's server by base URL), built
+ * on http.c.  Every quirk in shared/docs/llm-tool-calling.md is absorbed
+ * here, so the agent sees one clean shape: arguments that are "" or not
+ * JSON or an object, tool calls written into content (accepted only for
+ * the tool names given), missing ids (made up, then kept), several calls
+ * in one message, finish_reason "length" mid-call (the partial call is
+ * dropped), reasoning fields, errors inside HTTP 200 bodies, 429 with
+ * Retry-After, 402 never retried, 5xx retried with backoff.  The API key
+ * is a secret: never logged, never in an error, never in the audit.
+ * Messages are jansson arrays in the wire format; UTF-8 is never split.
+ */
+struct json_t;
+
+struct llm_opts {
+	const char *base_url;        /* https://openrouter.ai/api/v1 */
+	const char *model;
+	const char *api_key;         /* secret; NULL for local servers */
+	const char *const *headers;  /* extra "Name: value" lines */
+	size_t nheaders;
+	double temperature;          /* < 0: not sent */
+	int max_tokens;              /* 0: not sent; default generous */
+	int64_t timeout_ns, connect_timeout_ns;
+	int retries;
+	int64_t retry_base_ns, retry_max_ns;
+	double price_prompt;         /* USD per token, when the provider */
+	double price_completion;     /* does not report usage.cost */
+	const char *ca_file;
+};
+void llm_opts_init(struct llm_opts *o);
+
+enum llm_errkind {
+	LLM_OK = 0,
+	LLM_E_USAGE,       /* bad options: nothing sent */
+	LLM_E_AUTH,        /* 401/403 */
+	LLM_E_CREDIT,      /* 402: out of credits, not retried */
+	LLM_E_RATE,        /* 429 still after the retries */
+	LLM_E_UNAVAILABLE, /* 5xx / 408 still after the retries */
+	LLM_E_NETWORK,     /* connect, TLS, timeout */
+	LLM_E_REJECTED,    /* another 4xx (e.g. 400 bad request) */
+	LLM_E_PROVIDER,    /* an error object inside a 200 body */
+	LLM_E_PROTOCOL,    /* an answer we cannot read */
+};
+const char *llm_errkind_name(enum llm_errkind k);
+struct llm_error {
+	enum llm_errkind kind;
+	int status;
+	int attempts;
+	char msg[1024];
+};
+
+struct llm_call {
+	char *id;                    /* as sent, or made up ("call_<n>") */
+	char *name;
+	char *arguments;             /* JSON object text, "{}" for "" */
+	int arguments_ok;            /* 0: not a JSON object (raw text kept,
+	                                the agent answers with an error) */
+};
+struct llm_reply {
+	char *content;               /* assistant text, may be NULL */
+	char *reasoning;             /* reasoning text if any, may be NULL */
+	struct llm_call *calls;
+	size_t ncalls;
+	char finish_reason[32];
+	int64_t prompt_tokens, completion_tokens, reasoning_tokens;
+	double cost_usd;             /* usage.cost, else tokens x prices */
+	int cost_reported;           /* the provider said so itself */
+	struct json_t *assistant;    /* the message to append to the history
+	                                (normalised: ids and arguments as
+	                                used), owned by the reply */
+};
+void llm_reply_release(struct llm_reply *r);
+
+struct llm;
+struct llm *llm_new(const struct llm_opts *o, struct llm_error *e);
+void llm_free(struct llm *c);
+/* One round trip: messages (array of wire-format messages) and tools
+ * (array of tool definitions, sent on every request); tool_names lists
+ * the names accepted from the content fallback.  0 or -1 with e set. */
+int llm_chat(struct llm *c, struct json_t *messages, struct json_t *tools,
+    const char *const *tool_names, size_t ntool_names,
+    struct llm_reply *r, struct llm_error *e);
+
+/* --------------------------------------------------------------- agent.c */
+
+/*
+ * The agent: a model investigates one window of logs with two tools,
+ * logsql_query (LogsQL through source_query, confined to the window, the
+ * result capped and quoted as untrusted data written by clients) and
+ * ban_ips (every entry through ban_propose: the guard decides, the model
+ * gets each verdict back).  It is briefed with the window, the canonical
+ * field names and the built-in analyst's signals as leads, not verdicts.
+ * The cycle ends when the model answers without tool calls (its report)
+ * or when a budget runs out (turns, tokens, USD per cycle and per day,
+ * seconds): a budget stop is reported as such, never as "no attack".
+ */
+enum agent_triage { AGENT_TRIAGE_SIGNALS = 0, AGENT_TRIAGE_ALWAYS,
+    AGENT_TRIAGE_NEVER };
+
+struct agent_config {
+	const char *system_prompt_file; /* NULL: the shipped prompt */
+	const char *language;           /* report language, e.g. "en" */
+	enum agent_triage triage;
+	int triage_min_severity;        /* signals mode: call the model only
+	                                   when a finding is at least this */
+	int max_turns;
+	int64_t max_tokens;             /* prompt + completion, per cycle */
+	double max_usd_cycle, max_usd_day;
+	int64_t max_seconds;
+	size_t result_max_rows, result_max_bytes; /* per tool result */
+	int max_bad_calls;              /* malformed calls answered, then stop */
+};
+void agent_config_init(struct agent_config *c);
+
+struct agent_result {
+	int called;                 /* the model was asked at all */
+	const char *stop;           /* "answered", "budget-turns",
+	                               "budget-tokens", "budget-usd",
+	                               "budget-day", "budget-seconds",
+	                               "llm-error", "skipped-triage" */
+	char *report;               /* the model's final text, or NULL */
+	int turns;
+	int64_t prompt_tokens, completion_tokens;
+	double cost_usd;
+	double seconds;
+	unsigned queries, bad_calls;
+	struct ban_results bans;    /* every ban_ips entry, with its verdict */
+	char error[1024];           /* llm-error: why (no secrets) */
+};
+void agent_result_release(struct agent_result *r);
+
+/* One cycle.  analyst: the built-in analyst's report for the same window
+ * (the leads, and the cohorts the guard accepts as evidence).  spent_today
+ * is what earlier cycles cost today (USD), for max_usd_day.  0, or -1
+ * when the model could not be used (r->error says why; the caller falls
+ * back to the built-in analyst's findings). */
+int agent_run(const struct agent_config *cfg, struct llm *llm,
+    const struct ban_ctx *bc, const struct report *analyst,
+    double spent_today, struct agent_result *r);
+
 /* -------------------------------------------------------------- cmd_*.c */
 
 int cmd_scan(int argc, char **argv);
