@@ -1716,6 +1716,20 @@ struct settings {
 	char **inputs;               /* input = PATH (embedded store) */
 	size_t ninputs;
 	int follow;                  /* follow = true */
+	/* The agent's model: an OpenAI-compatible endpoint.  The key comes
+	 * from llm_api_key_file, else $LLM_API_KEY, else
+	 * $OPENROUTER_API_KEY. */
+	char *llm_base_url, *llm_model, *llm_api_key_file;
+	char **llm_headers;          /* llm_header = "Name: value" */
+	size_t nllm_headers;
+	double llm_temperature;      /* < 0: not sent */
+	int llm_max_tokens;          /* 0: the client's default */
+	double llm_price_prompt;     /* USD per token when the provider */
+	double llm_price_completion; /* does not report the cost */
+	/* agent_triage, agent_max_turns, ... (strings below are owned here
+	 * and borrowed by agent). */
+	struct agent_config *agent;
+	char *agent_language, *agent_system_prompt_file;
 };
 void settings_init(struct settings *st);
 void settings_release(struct settings *st);
@@ -1902,6 +1916,23 @@ void llm_free(struct llm *c);
 int llm_chat(struct llm *c, struct json_t *messages, struct json_t *tools,
     const char *const *tool_names, size_t ntool_names,
     struct llm_reply *r, struct llm_error *e);
+/* The pieces of llm_chat, for tests and the fuzzer.  llm_parse_reply
+ * reads a 200 body (any bytes) into r (released first); c may be NULL
+ * (ids are then made up per call, cost only from usage.cost).  0 or -1
+ * with e set (LLM_E_PROVIDER, LLM_E_PROTOCOL).  llm_request_body is the
+ * JSON text llm_chat would send (free it); llm_request_headers the
+ * header lines (Authorization aside), valid for the client's life. */
+int llm_parse_reply(struct llm *c, const char *body, size_t n,
+    const char *const *tool_names, size_t ntool_names,
+    struct llm_reply *r, struct llm_error *e);
+char *llm_request_body(const struct llm *c, struct json_t *messages,
+    struct json_t *tools);
+const char *const *llm_request_headers(const struct llm *c, size_t *n);
+/* Reads the model's prices from GET {base}/models (OpenRouter's
+ * pricing.prompt and pricing.completion, USD per token) into the client,
+ * for replies without usage.cost; prices given in the options win.  0,
+ * or -1 with e set (the model not listed: LLM_E_PROTOCOL). */
+int llm_fetch_prices(struct llm *c, struct llm_error *e);
 
 /* --------------------------------------------------------------- agent.c */
 

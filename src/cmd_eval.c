@@ -32,7 +32,20 @@ eval_usage(FILE *f)
 "and scores its bans: attackers banned, recall, false bans (named), bans of\n"
 "unlabeled addresses.  Exit 1 when any innocent would be banned.\n"
 "\n"
-"  --analyst NAME         stats (the built-in analyst, default) or llm\n"
+"  --analyst NAME         stats (the built-in analyst, default) or llm (the\n"
+"                         agent: the analyst's findings as leads, a model\n"
+"                         with logsql_query and ban_ips, every ban through\n"
+"                         the guard; falls back to stats when the model\n"
+"                         cannot be used or triage skips it)\n"
+"  --llm-base-url URL, --llm-model NAME   the model (key from\n"
+"                         llm_api_key_file, $LLM_API_KEY or\n"
+"                         $OPENROUTER_API_KEY); --llm-header, --llm-temperature,\n"
+"                         --llm-max-tokens, --llm-price-prompt,\n"
+"                         --llm-price-completion, --agent-triage,\n"
+"                         --agent-max-turns, --agent-max-tokens,\n"
+"                         --agent-max-usd-cycle, --agent-max-usd-day,\n"
+"                         --agent-max-seconds, --agent-language,\n"
+"                         --agent-system-prompt-file as in the config\n"
 "  --json                 one JSON object on standard output\n"
 "  --file NAME            the log file in each folder (default: access.log,\n"
 "                         else traefik.json, vlogs.jsonl, or another log)\n"
@@ -314,6 +327,19 @@ struct result {
 	uint64_t rows, queries;
 	size_t findings, bans;
 	double seconds;
+	/* --analyst llm */
+	int agent;                /* the agent ran (or was skipped) */
+	const char *stop;         /* its stop reason */
+	int turns;
+	int64_t prompt_tokens, completion_tokens;
+	double cost;
+	unsigned refused;         /* proposals the guard refused */
+};
+
+/* The model, for --analyst llm. */
+struct eval_llm {
+	struct llm *llm;
+	double spent;             /* this run's cost so far (max_usd_day) */
 };
 
 static char *
@@ -453,9 +479,96 @@ fail(struct result *res, const char *fmt, ...)
 	res->error = 1;
 }
 
+static int
+no_reverse(void *ctx, const struct ipaddr *a, char *host, size_t hostlen)
+{
+	return -1;
+}
+
+static int
+no_forward(void *ctx, const char *host, struct ipaddr *out, size_t max,
+    size_t *n)
+{
+	*n = 0;
+	return -1;
+}
+
+/*
+ * The agent on one window: the analyst's report as leads, every ban the
+ * model proposes through the guard in dry-run.  Its accepted bans go
+ * into rep->b for scoring.  When the model cannot be used, or triage
+ * does not call it, the built-in analyst's decisions stand, as they
+ * would in a run.
+ */
 static void
-eval_one(const char *dir, const char *want, const struct settings *st,
+eval_agent(struct store *s, struct source *src, struct settings *st,
+    const struct cidrset *trusted, struct eval_llm *el, struct report *rep,
     struct result *res)
+{
+	struct guard g;
+	struct ban_ctx c;
+	struct agent_result ar;
+	struct guard_config gc = *ban_guard_config(st);
+
+	/* Recorded logs: today's DNS says nothing about who crawled then,
+	 * and eval must not depend on the network or this host. */
+	gc.check_own_addresses = 0;
+	guard_init(&g, &gc, trusted, NULL);
+	g.res.reverse = no_reverse;
+	g.res.forward = no_forward;
+	g.res.ctx = NULL;
+	guard_cycle_begin(&g);
+	memset(&c, 0, sizeof(c));
+	c.apply = 0;
+	c.guard = &g;
+	c.src = src;
+	c.start_ns = s->tmin;
+	c.end_ns = s->tmax + 1;
+	c.now_ns = s->tmax + 1;
+	c.duration_ns = st->ban_duration_ns;
+	res->agent = 1;
+	if (agent_run(st->agent, el->llm, &c, rep, el->spent, &ar) != 0)
+		log_warnx("%s: agent: %s; the built-in analyst's bans stand",
+		    res->name, ar.error);
+	res->stop = ar.stop;
+	res->turns = ar.turns;
+	res->prompt_tokens = ar.prompt_tokens;
+	res->completion_tokens = ar.completion_tokens;
+	res->cost = ar.cost_usd;
+	res->refused = ar.bans.refused;
+	el->spent += ar.cost_usd;
+	if (!ar.called || strcmp(ar.stop, "llm-error") == 0) {
+		report_decide(rep, &st->analyst->guard, trusted, "dry-run");
+	} else {
+		for (size_t i = 0; i < ar.bans.n; i++) {
+			const struct ban_result *b = &ar.bans.v[i];
+			struct ban *nb;
+			if (strcmp(b->verdict, "dry-run") != 0)
+				continue;
+			if (rep->nb == rep->capb) {
+				rep->capb = rep->capb ? rep->capb * 2 : 16;
+				rep->b = xreallocarray(rep->b, rep->capb,
+				    sizeof(*rep->b));
+			}
+			nb = &rep->b[rep->nb++];
+			memset(nb, 0, sizeof(*nb));
+			snprintf(nb->value, sizeof(nb->value), "%s", b->value);
+			nb->scope = b->scope;
+			nb->scenario = b->scenario;
+			nb->verdict = "dry-run";
+			nb->reason = xstrdup(b->reason);
+			nb->severity = 50;
+		}
+	}
+	if (ar.report != NULL && log_verbosity() > 0)
+		log_info("%s: agent report: %s", res->name, ar.report);
+	agent_result_release(&ar);
+	guard_release(&g);
+}
+
+static void
+eval_one(const char *dir, const char *want, struct settings *st,
+    struct eval_llm *el, struct result *res)
 {
 	struct eval_labels l;
 	struct load_opts lo;
@@ -517,8 +630,11 @@ eval_one(const char *dir, const char *want, const struct settings *st,
 		    s.tmax + 1, &rep, err, sizeof(err)) != 0) {
 			fail(res, "%s: analyst: %s", file, err);
 		}
-		report_decide(&rep, &st->analyst->guard, &lo.trusted,
-		    "dry-run");
+		if (el != NULL && s.rows > 0)
+			eval_agent(&s, &src, st, &lo.trusted, el, &rep, res);
+		else
+			report_decide(&rep, &st->analyst->guard, &lo.trusted,
+			    "dry-run");
 		res->rows = s.rows;
 		res->queries = rep.queries;
 		res->findings = rep.nf;
@@ -569,10 +685,12 @@ static void
 print_text(const struct result *r, size_t n, const char *analyst,
     struct buf *o)
 {
-	size_t ta = 0, tb = 0, tf = 0, tu = 0, w = 8;
+	size_t ta = 0, tb = 0, tf = 0, tu = 0, w = 8, nagent = 0;
 	uint64_t trows = 0;
-	double tsec = 0;
-	char rc[16];
+	int64_t ttok = 0;
+	int tturns = 0;
+	double tsec = 0, tcost = 0;
+	char rc[16], turns[16], toks[32], cost[32];
 
 	for (size_t i = 0; i < n; i++)
 		if (strlen(r[i].name) > w)
@@ -591,10 +709,25 @@ print_text(const struct result *r, size_t n, const char *analyst,
 				continue;
 		}
 		fmt_recall(rc, sizeof(rc), s);
+		if (r[i].agent) {
+			snprintf(turns, sizeof(turns), "%d", r[i].turns);
+			snprintf(toks, sizeof(toks), "%lld", (long long)
+			    (r[i].prompt_tokens + r[i].completion_tokens));
+			snprintf(cost, sizeof(cost), "%.4f", r[i].cost);
+			tturns += r[i].turns;
+			ttok += r[i].prompt_tokens + r[i].completion_tokens;
+			tcost += r[i].cost;
+			nagent++;
+		} else {
+			snprintf(turns, sizeof(turns), "-");
+			snprintf(toks, sizeof(toks), "-");
+			snprintf(cost, sizeof(cost), "-");
+		}
 		buf_addf(o, "%-*.*s  %9zu  %6zu  %7s  %5zu  %9zu  %8llu  %7.2f  "
 		    "%5s  %6s  %4s\n", (int)w, (int)w, r[i].name, s->attackers,
 		    s->banned, rc, s->nfalse, s->nunlabeled,
-		    (unsigned long long)r[i].rows, r[i].seconds, "-", "-", "-");
+		    (unsigned long long)r[i].rows, r[i].seconds, turns, toks,
+		    cost);
 		ta += s->attackers;
 		tb += s->banned;
 		tf += s->nfalse;
@@ -608,9 +741,30 @@ print_text(const struct result *r, size_t n, const char *analyst,
 		t.attackers = ta;
 		t.banned = tb;
 		fmt_recall(rc, sizeof(rc), &t);
+		if (nagent) {
+			snprintf(turns, sizeof(turns), "%d", tturns);
+			snprintf(toks, sizeof(toks), "%lld", (long long)ttok);
+			snprintf(cost, sizeof(cost), "%.4f", tcost);
+		} else {
+			snprintf(turns, sizeof(turns), "-");
+			snprintf(toks, sizeof(toks), "-");
+			snprintf(cost, sizeof(cost), "-");
+		}
 		buf_addf(o, "%-*s  %9zu  %6zu  %7s  %5zu  %9zu  %8llu  %7.2f  "
 		    "%5s  %6s  %4s\n", (int)w, "total", ta, tb, rc, tf, tu,
-		    (unsigned long long)trows, tsec, "-", "-", "-");
+		    (unsigned long long)trows, tsec, turns, toks, cost);
+	}
+	if (nagent) {
+		buf_addstr(o, "\nagent (tokens prompt/completion, cost USD, "
+		    "guard refusals, how the cycle ended):\n");
+		for (size_t i = 0; i < n; i++)
+			if (r[i].agent)
+				buf_addf(o, "  %-*.*s  %lld/%lld  %.4f  refused "
+				    "%u  %s\n", (int)w, (int)w, r[i].name,
+				    (long long)r[i].prompt_tokens,
+				    (long long)r[i].completion_tokens,
+				    r[i].cost, r[i].refused,
+				    r[i].stop != NULL ? r[i].stop : "-");
 	}
 	if (tf > 0) {
 		buf_addstr(o, "\nfalse bans (innocents that would be banned):\n");
@@ -674,10 +828,21 @@ print_json(const struct result *r, size_t n, const char *analyst,
 		buf_addstr(o, ",\"unlabeled_bans\":");
 		json_strs(o, s->unlabeled, s->nunlabeled);
 		buf_addf(o, ",\"rows\":%llu,\"seconds\":%.3f,\"queries\":%llu,"
-		    "\"findings\":%zu,\"bans\":%zu,\"turns\":null,"
-		    "\"tokens\":null,\"cost\":null}",
+		    "\"findings\":%zu,\"bans\":%zu",
 		    (unsigned long long)r[i].rows, r[i].seconds,
 		    (unsigned long long)r[i].queries, r[i].findings, r[i].bans);
+		if (r[i].agent)
+			buf_addf(o, ",\"turns\":%d,\"tokens\":%lld,"
+			    "\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+			    "\"cost\":%.6f,\"refused\":%u,\"stop\":\"%s\"}",
+			    r[i].turns, (long long)(r[i].prompt_tokens +
+			    r[i].completion_tokens),
+			    (long long)r[i].prompt_tokens,
+			    (long long)r[i].completion_tokens, r[i].cost,
+			    r[i].refused, r[i].stop != NULL ? r[i].stop : "");
+		else
+			buf_addstr(o, ",\"turns\":null,\"tokens\":null,"
+			    "\"cost\":null}");
 		ta += s->attackers;
 		tb += s->banned;
 		tf += s->nfalse;
@@ -691,7 +856,8 @@ int
 cmd_eval(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_ANALYST_KIND, O_FILE, O_FORMAT, O_LOGFMT,
-	    O_JSONFIELD, O_TRUSTED, O_MAXMEM, O_MAXLINE, O_ANALYST };
+	    O_JSONFIELD, O_TRUSTED, O_MAXMEM, O_MAXLINE, O_ANALYST,
+	    O_AGENT };
 	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "analyst", required_argument, NULL, O_ANALYST_KIND },
@@ -704,9 +870,30 @@ cmd_eval(int argc, char **argv)
 		{ "max-line", required_argument, NULL, O_MAXLINE },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "llm-base-url", required_argument, NULL, O_AGENT },
+		{ "llm-model", required_argument, NULL, O_AGENT },
+		{ "llm-api-key-file", required_argument, NULL, O_AGENT },
+		{ "llm-header", required_argument, NULL, O_AGENT },
+		{ "llm-temperature", required_argument, NULL, O_AGENT },
+		{ "llm-max-tokens", required_argument, NULL, O_AGENT },
+		{ "llm-price-prompt", required_argument, NULL, O_AGENT },
+		{ "llm-price-completion", required_argument, NULL, O_AGENT },
+		{ "agent-triage", required_argument, NULL, O_AGENT },
+		{ "agent-triage-min-severity", required_argument, NULL,
+		    O_AGENT },
+		{ "agent-max-turns", required_argument, NULL, O_AGENT },
+		{ "agent-max-tokens", required_argument, NULL, O_AGENT },
+		{ "agent-max-usd-cycle", required_argument, NULL, O_AGENT },
+		{ "agent-max-usd-day", required_argument, NULL, O_AGENT },
+		{ "agent-max-seconds", required_argument, NULL, O_AGENT },
+		{ "agent-language", required_argument, NULL, O_AGENT },
+		{ "agent-system-prompt-file", required_argument, NULL,
+		    O_AGENT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct settings st;
+	struct eval_llm el, *elp = NULL;
+	char *key = NULL;
 	struct buf out = BUF_INIT, errs = BUF_INIT;
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
 	struct result *res = NULL;
@@ -714,6 +901,7 @@ cmd_eval(int argc, char **argv)
 	size_t n = 0;
 	int ch, idx, rc = 2, verbose = 0, any_false = 0, any_error = 0;
 
+	memset(&el, 0, sizeof(el));
 	settings_init(&st);
 	if (settings_preload_config(&st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
@@ -743,6 +931,7 @@ cmd_eval(int argc, char **argv)
 		case O_MAXMEM:
 		case O_MAXLINE:
 		case O_ANALYST:
+		case O_AGENT:
 			if (settings_option(&st, longopts[idx].name, optarg) != 0)
 				goto out;
 			break;
@@ -763,11 +952,54 @@ cmd_eval(int argc, char **argv)
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
 	if (strcmp(analyst, "llm") == 0) {
-		log_warnx("eval: the LLM analyst is not available yet; "
-		    "--analyst stats is");
-		goto out;
-	}
-	if (strcmp(analyst, "stats") != 0) {
+		struct llm_opts lo;
+		struct llm_error le;
+		char kerr[256];
+
+		if (st.llm_model == NULL) {
+			log_warnx("eval --analyst llm: no model configured: set "
+			    "llm_model (--llm-model), and llm_base_url "
+			    "(--llm-base-url) for a server other than "
+			    "OpenRouter");
+			goto out;
+		}
+		key = read_secret(st.llm_api_key_file, "LLM_API_KEY", kerr,
+		    sizeof(kerr));
+		if (key == NULL && st.llm_api_key_file != NULL) {
+			log_warnx("llm_api_key_file: %s", kerr);
+			goto out;
+		}
+		if (key == NULL)
+			key = read_secret(NULL, "OPENROUTER_API_KEY", kerr,
+			    sizeof(kerr));
+		/* Local servers (Ollama, vLLM, llama.cpp) need no key;
+		 * OpenRouter, the default, does. */
+		if (key == NULL && st.llm_base_url == NULL) {
+			log_warnx("eval --analyst llm: no API key for "
+			    "OpenRouter: set llm_api_key_file, LLM_API_KEY or "
+			    "OPENROUTER_API_KEY, or llm_base_url for a local "
+			    "server");
+			goto out;
+		}
+		llm_opts_init(&lo);
+		if (st.llm_base_url != NULL)
+			lo.base_url = st.llm_base_url;
+		lo.model = st.llm_model;
+		lo.api_key = key;
+		lo.headers = (const char *const *)st.llm_headers;
+		lo.nheaders = st.nllm_headers;
+		lo.temperature = st.llm_temperature;
+		if (st.llm_max_tokens > 0)
+			lo.max_tokens = st.llm_max_tokens;
+		lo.price_prompt = st.llm_price_prompt;
+		lo.price_completion = st.llm_price_completion;
+		memset(&le, 0, sizeof(le));
+		if ((el.llm = llm_new(&lo, &le)) == NULL) {
+			log_warnx("eval --analyst llm: %s", le.msg);
+			goto out;
+		}
+		elp = &el;
+	} else if (strcmp(analyst, "stats") != 0) {
 		log_warnx("eval: unknown analyst \"%s\" (stats or llm)",
 		    analyst);
 		goto out;
@@ -781,7 +1013,7 @@ cmd_eval(int argc, char **argv)
 	n = (size_t)(argc - optind);
 	res = xcalloc(n, sizeof(*res));
 	for (size_t i = 0; i < n; i++) {
-		eval_one(argv[optind + (int)i], want, &st, &res[i]);
+		eval_one(argv[optind + (int)i], want, &st, elp, &res[i]);
 		if (res[i].error) {
 			any_error = 1;
 			log_warnx("%s", res[i].msg);
@@ -801,6 +1033,12 @@ out:
 		result_release(&res[i]);
 	free(res);
 	free(longopts);
+	if (el.llm != NULL)
+		llm_free(el.llm);
+	if (key != NULL) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
 	buf_release(&out);
 	buf_release(&errs);
 	settings_release(&st);

@@ -32,6 +32,9 @@ settings_init(struct settings *st)
 	st->lapi_retries = -1;
 	st->guard = xmalloc(sizeof(*st->guard));
 	guard_config_init(st->guard);
+	st->llm_temperature = 0.2;
+	st->agent = xmalloc(sizeof(*st->agent));
+	agent_config_init(st->agent);
 }
 
 void
@@ -64,6 +67,15 @@ settings_release(struct settings *st)
 	for (size_t i = 0; i < st->ninputs; i++)
 		free(st->inputs[i]);
 	free(st->inputs);
+	free(st->llm_base_url);
+	free(st->llm_model);
+	free(st->llm_api_key_file);
+	for (size_t i = 0; i < st->nllm_headers; i++)
+		free(st->llm_headers[i]);
+	free(st->llm_headers);
+	free(st->agent);
+	free(st->agent_language);
+	free(st->agent_system_prompt_file);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -168,6 +180,167 @@ set_count(const char *name, const char *value, unsigned *out, char *err,
 		return -1;
 	}
 	*out = (unsigned)n;
+	return 0;
+}
+
+static int
+set_money(const char *name, const char *value, double *out, char *err,
+    size_t errlen)
+{
+	int64_t v;
+
+	/* Micro-units: exact enough for USD per cycle or per token
+	 * prices (given per token, e.g. 0.0000002, 1e-12 resolution). */
+	if (parse_decimal_scaled(span_str(value), INT64_C(1000000000000),
+	    &v) != 0) {
+		snprintf(err, errlen, "%s: \"%s\" is not a non-negative "
+		    "decimal number", name, value);
+		return -1;
+	}
+	*out = (double)v / 1e12;
+	return 0;
+}
+
+/* The agent and its model: llm_* and agent_* settings. */
+static int
+settings_set_agent(struct settings *st, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	struct agent_config *a = st->agent;
+	uint64_t n;
+	int64_t ns;
+
+	if (strcmp(name, "llm_base_url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			snprintf(err, errlen, "llm_base_url: want an http:// or "
+			    "https:// URL");
+			return -1;
+		}
+		replace_str(&st->llm_base_url, value);
+	} else if (strcmp(name, "llm_model") == 0) {
+		if (value[0] == '\0') {
+			snprintf(err, errlen, "llm_model: empty");
+			return -1;
+		}
+		replace_str(&st->llm_model, value);
+	} else if (strcmp(name, "llm_api_key_file") == 0)
+		replace_str(&st->llm_api_key_file, value);
+	else if (strcmp(name, "llm_header") == 0 ||
+	    strcmp(name, "llm_headers") == 0) {
+		const char *colon = strchr(value, ':');
+		if (colon == NULL || colon == value ||
+		    strpbrk(value, "\r\n") != NULL || st->nllm_headers >= 32) {
+			snprintf(err, errlen, "%s: want \"Name: value\" (at "
+			    "most 32)", name);
+			return -1;
+		}
+		st->llm_headers = xreallocarray(st->llm_headers,
+		    st->nllm_headers + 1, sizeof(*st->llm_headers));
+		st->llm_headers[st->nllm_headers++] = xstrdup(value);
+	} else if (strcmp(name, "llm_temperature") == 0) {
+		int64_t t;
+		if (strcmp(value, "none") == 0)
+			st->llm_temperature = -1;
+		else if (parse_decimal_scaled(span_str(value), 1000, &t) != 0 ||
+		    t > 2000) {
+			snprintf(err, errlen, "llm_temperature: a number from 0 "
+			    "to 2, or none");
+			return -1;
+		} else
+			st->llm_temperature = (double)t / 1000;
+	} else if (strcmp(name, "llm_max_tokens") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n > 1000000) {
+			snprintf(err, errlen, "llm_max_tokens: a count up to "
+			    "1000000 (0: not sent)");
+			return -1;
+		}
+		st->llm_max_tokens = (int)n;
+	} else if (strcmp(name, "llm_price_prompt") == 0)
+		return set_money(name, value, &st->llm_price_prompt, err,
+		    errlen);
+	else if (strcmp(name, "llm_price_completion") == 0)
+		return set_money(name, value, &st->llm_price_completion, err,
+		    errlen);
+	else if (strcmp(name, "agent_triage") == 0) {
+		if (strcmp(value, "signals") == 0)
+			a->triage = AGENT_TRIAGE_SIGNALS;
+		else if (strcmp(value, "always") == 0)
+			a->triage = AGENT_TRIAGE_ALWAYS;
+		else if (strcmp(value, "never") == 0)
+			a->triage = AGENT_TRIAGE_NEVER;
+		else {
+			snprintf(err, errlen, "agent_triage: signals, always or "
+			    "never");
+			return -1;
+		}
+	} else if (strcmp(name, "agent_triage_min_severity") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n > 100) {
+			snprintf(err, errlen, "%s: 0 to 100", name);
+			return -1;
+		}
+		a->triage_min_severity = (int)n;
+	} else if (strcmp(name, "agent_max_turns") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n < 1 || n > 1000) {
+			snprintf(err, errlen, "%s: 1 to 1000", name);
+			return -1;
+		}
+		a->max_turns = (int)n;
+	} else if (strcmp(name, "agent_max_tokens") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n > INT64_MAX) {
+			snprintf(err, errlen, "%s: a count (0: no cap)", name);
+			return -1;
+		}
+		a->max_tokens = (int64_t)n;
+	} else if (strcmp(name, "agent_max_usd_cycle") == 0)
+		return set_money(name, value, &a->max_usd_cycle, err, errlen);
+	else if (strcmp(name, "agent_max_usd_day") == 0)
+		return set_money(name, value, &a->max_usd_day, err, errlen);
+	else if (strcmp(name, "agent_max_seconds") == 0) {
+		/* A duration ("2m") or plain seconds ("120"). */
+		if (parse_u64(span_str(value), &n) == 0 && n <= 86400)
+			a->max_seconds = (int64_t)n;
+		else if (parse_duration(span_str(value), &ns) == 0 &&
+		    ns >= INT64_C(1000000000) && ns <= 86400 * INT64_C(1000000000))
+			a->max_seconds = ns / INT64_C(1000000000);
+		else {
+			snprintf(err, errlen, "%s: seconds or a duration "
+			    "(1s to 24h)", name);
+			return -1;
+		}
+	} else if (strcmp(name, "agent_language") == 0) {
+		if (value[0] == '\0' || strlen(value) > 32) {
+			snprintf(err, errlen, "%s: a language name, e.g. en",
+			    name);
+			return -1;
+		}
+		replace_str(&st->agent_language, value);
+		a->language = st->agent_language;
+	} else if (strcmp(name, "agent_system_prompt_file") == 0) {
+		replace_str(&st->agent_system_prompt_file, value);
+		a->system_prompt_file = st->agent_system_prompt_file;
+	} else if (strcmp(name, "agent_result_max_rows") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n < 1 || n > 10000) {
+			snprintf(err, errlen, "%s: 1 to 10000", name);
+			return -1;
+		}
+		a->result_max_rows = (size_t)n;
+	} else if (strcmp(name, "agent_result_max_bytes") == 0) {
+		uint64_t b;
+		if (parse_size(span_str(value), &b) != 0 || b < 256 ||
+		    b > (1u << 20)) {
+			snprintf(err, errlen, "%s: a size from 256 to 1M", name);
+			return -1;
+		}
+		a->result_max_bytes = (size_t)b;
+	} else if (strcmp(name, "agent_max_bad_calls") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n < 1 || n > 100) {
+			snprintf(err, errlen, "%s: 1 to 100", name);
+			return -1;
+		}
+		a->max_bad_calls = (int)n;
+	} else
+		return 1;
 	return 0;
 }
 
@@ -363,6 +536,9 @@ settings_set(struct settings *st, const char *name, const char *value,
 	    strncmp(name, "guard_range_", 12) == 0)
 		return analyst_config_set(st->analyst, name, value, err,
 		    errlen);
+	else if (strncmp(name, "llm_", 4) == 0 ||
+	    strncmp(name, "agent_", 6) == 0)
+		return settings_set_agent(st, name, value, err, errlen);
 	else
 		return settings_set_ban(st, name, value, err, errlen);
 	return 0;

@@ -462,11 +462,17 @@ def false_ban_named():
     eq(doc["scenarios"][0]["unlabeled_bans"], [victim], "unlabeled")
 
 
-def llm_not_yet():
+def llm_not_configured():
     d = generated(*GENERATED[1])
-    p = run(["eval", "--analyst", "llm", d])
+    p = run(["eval", "--analyst", "llm", d],
+            env={"LLM_API_KEY": "", "OPENROUTER_API_KEY": ""})
     eq(p.returncode, 2, "exit status")
-    if "not available yet" not in p.err:
+    if "no model configured" not in p.err:
+        raise AssertionError("message: " + p.err)
+    p = run(["eval", "--analyst", "llm", "--llm-model", "x/y", d],
+            env={"LLM_API_KEY": "", "OPENROUTER_API_KEY": ""})
+    eq(p.returncode, 2, "exit status without a key for OpenRouter")
+    if "no API key" not in p.err:
         raise AssertionError("message: " + p.err)
     eq(p.out, "", "nothing on stdout")
     p = run(["eval", "--analyst", "oracle", d])
@@ -565,7 +571,7 @@ def main():
          "crawler, pollers, monitors, 429s, typos, NAT): nothing", hard_innocents)
     case("text table: a row per scenario, the columns, a total", table)
     case("a false ban is named and makes the exit status 1", false_ban_named)
-    case("--analyst llm: not available yet, exit 2", llm_not_yet)
+    case("--analyst llm without a model or key: named, exit 2", llm_not_configured)
     case("bad folders and usage: named, exit 2, the good ones still scored", bad_folders)
     case("--file picks the log; config thresholds reach the analyst", file_choice_and_config)
     adtest.finish()
