@@ -543,7 +543,7 @@ parse_duration(struct span s, int64_t *out_ns)
 		for (size_t j = 0; j < ARRAY_LEN(units); j++)
 			if (span_eq_nocase_str(u, units[j].name))
 				mul = units[j].ns;
-		if (mul < 0)
+		if (mul <= 0)
 			return -1;
 		if (v > (uint64_t)(INT64_MAX / mul))
 			return -1;
