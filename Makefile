@@ -74,10 +74,10 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 asan:
 	$(MAKE) VARIANT=asan CFLAGS="$(ASAN_FLAGS)" build
 
-# Everything: unit and CLI tests on the plain and the sanitizer build, and
-# a short run of every fuzz target (FUZZ_SECONDS each).
+# Everything: cppcheck, unit and CLI tests on the plain and the sanitizer
+# build, and a short run of every fuzz target (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 10
-test: build asan fuzz
+test: lint build asan fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run build/release build/asan --fuzz build/fuzz/bin
 
 test-plain: build
