@@ -1752,6 +1752,12 @@ int settings_preload_config(struct settings *st, int argc, char **argv,
 /* A long option of the same name; logs and returns -1 on a bad value. */
 int settings_option(struct settings *st, const char *optname,
     const char *arg);
+struct llm;
+/* The agent's model from llm_* (key: llm_api_key_file, $LLM_API_KEY,
+ * $OPENROUTER_API_KEY; none needed with llm_base_url).  0, or -1 with
+ * err (never the key).  *key_out (may be NULL): wipe and free it. */
+int settings_llm_open(const struct settings *st, struct llm **out,
+    char **key_out, char *err, size_t errlen);
 
 /* ----------------------------------------------------------------- ban.c */
 

@@ -952,50 +952,11 @@ cmd_eval(int argc, char **argv)
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
 	if (strcmp(analyst, "llm") == 0) {
-		struct llm_opts lo;
-		struct llm_error le;
-		char kerr[256];
+		char lerr[512];
 
-		if (st.llm_model == NULL) {
-			log_warnx("eval --analyst llm: no model configured: set "
-			    "llm_model (--llm-model), and llm_base_url "
-			    "(--llm-base-url) for a server other than "
-			    "OpenRouter");
-			goto out;
-		}
-		key = read_secret(st.llm_api_key_file, "LLM_API_KEY", kerr,
-		    sizeof(kerr));
-		if (key == NULL && st.llm_api_key_file != NULL) {
-			log_warnx("llm_api_key_file: %s", kerr);
-			goto out;
-		}
-		if (key == NULL)
-			key = read_secret(NULL, "OPENROUTER_API_KEY", kerr,
-			    sizeof(kerr));
-		/* Local servers (Ollama, vLLM, llama.cpp) need no key;
-		 * OpenRouter, the default, does. */
-		if (key == NULL && st.llm_base_url == NULL) {
-			log_warnx("eval --analyst llm: no API key for "
-			    "OpenRouter: set llm_api_key_file, LLM_API_KEY or "
-			    "OPENROUTER_API_KEY, or llm_base_url for a local "
-			    "server");
-			goto out;
-		}
-		llm_opts_init(&lo);
-		if (st.llm_base_url != NULL)
-			lo.base_url = st.llm_base_url;
-		lo.model = st.llm_model;
-		lo.api_key = key;
-		lo.headers = (const char *const *)st.llm_headers;
-		lo.nheaders = st.nllm_headers;
-		lo.temperature = st.llm_temperature;
-		if (st.llm_max_tokens > 0)
-			lo.max_tokens = st.llm_max_tokens;
-		lo.price_prompt = st.llm_price_prompt;
-		lo.price_completion = st.llm_price_completion;
-		memset(&le, 0, sizeof(le));
-		if ((el.llm = llm_new(&lo, &le)) == NULL) {
-			log_warnx("eval --analyst llm: %s", le.msg);
+		if (settings_llm_open(&st, &el.llm, &key, lerr,
+		    sizeof(lerr)) != 0) {
+			log_warnx("eval --analyst llm: %s", lerr);
 			goto out;
 		}
 		elp = &el;

@@ -57,6 +57,11 @@ struct runner {
 	unsigned cycles;
 	unsigned failed;
 	int errors;
+	/* The agent (--analyst llm, or auto with a model configured). */
+	struct llm *llm;
+	char *llm_key;
+	double spent_today;         /* USD, this UTC day */
+	int64_t spent_day;          /* the UTC day spent_today is for */
 };
 
 static void
@@ -74,6 +79,15 @@ run_usage(FILE *f, const char *cmd)
 "  -c, --config FILE          settings from FILE first\n"
 "  --apply | --dry-run        the mode, over config and environment\n"
 "  --json                     JSON (one object per cycle)\n"
+"  --analyst KIND             llm (the agent: the built-in analyst's\n"
+"                             findings as leads, a model decides), stats\n"
+"                             (the built-in analyst alone) or auto (llm\n"
+"                             when a key or llm_base_url is configured;\n"
+"                             the default)\n"
+"  --llm-base-url URL --llm-model NAME   the model (key from\n"
+"                             llm_api_key_file, $LLM_API_KEY or\n"
+"                             $OPENROUTER_API_KEY); --llm-*, --agent-*\n"
+"                             as in the config\n"
 "  --window DUR               logs judged per cycle (default 15m)\n"
 "  --interval DUR             watch: time between cycles (default 60s)\n"
 "  -f, --follow               watch: read files as they grow, detect as\n"
@@ -103,11 +117,106 @@ run_usage(FILE *f, const char *cmd)
 }
 
 
+/* The config file's "analyst" (the last one), or NULL; free() it.  The
+ * settings accept the key but do not keep it: it chooses the command's
+ * path, not a parameter.  Errors in the file are reported by
+ * settings_preload_config. */
+static char *
+config_analyst(int argc, char **argv)
+{
+	struct config c;
+	struct buf errs = BUF_INIT;
+	const struct config_entry *e;
+	const char *path = NULL;
+	char *v = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	if (path == NULL)
+		return NULL;
+	config_init(&c);
+	if (config_load(&c, path, &errs) == 0 &&
+	    (e = config_get(&c, "analyst")) != NULL)
+		v = xstrdup(e->value);
+	config_release(&c);
+	buf_release(&errs);
+	return v;
+}
+
+/* auto: whether a model is configured at all (a key somewhere, or a
+ * server of our own).  The key read here is wiped at once. */
+static int
+llm_configured(const struct settings *st)
+{
+	static const char *const env[] = { "LLM_API_KEY",
+	    "OPENROUTER_API_KEY" };
+	char err[256], *k;
+
+	if (st->llm_base_url != NULL)
+		return 1;
+	if (st->llm_api_key_file != NULL) {
+		if ((k = read_secret(st->llm_api_key_file, NULL, err,
+		    sizeof(err))) == NULL)
+			return 0;
+		explicit_bzero(k, strlen(k));
+		free(k);
+		return 1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(env); i++) {
+		const char *v = getenv(env[i]);
+		if (v != NULL && *v != '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/* kind: llm, stats or auto.  llm: the model must open; auto: it is used
+ * when configured and opens, else the built-in analyst (with a warning
+ * when it was configured but unusable).  0, or -1 (logged). */
+static int
+analyst_open(const struct settings *st, const char *cmd, const char *kind,
+    struct llm **llm, char **key)
+{
+	char err[512];
+	int want;
+
+	if (strcmp(kind, "stats") == 0)
+		return 0;
+	if (strcmp(kind, "llm") == 0)
+		want = 1;
+	else if (strcmp(kind, "auto") == 0)
+		want = llm_configured(st);
+	else {
+		log_warnx("%s: --analyst: \"%s\" is not llm, stats or auto",
+		    cmd, kind);
+		return -1;
+	}
+	if (!want)
+		return 0;
+	if (settings_llm_open(st, llm, key, err, sizeof(err)) != 0) {
+		if (strcmp(kind, "llm") == 0) {
+			log_warnx("%s --analyst llm: %s", cmd, err);
+			return -1;
+		}
+		log_warnx("%s: analyst auto: the model is not usable (%s); "
+		    "the built-in analyst decides", cmd, err);
+	}
+	return 0;
+}
+
 /* Options, then everything a cycle needs.  0, or the exit code. */
 static int
 runner_setup(struct runner *R, int argc, char **argv)
 {
-	enum { O_SET = 256, O_JSON, O_APPLY, O_DRY, O_FROMEND, O_ANALYST };
+	enum { O_SET = 256, O_JSON, O_APPLY, O_DRY, O_FROMEND, O_ANALYST,
+	    O_KIND };
 	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "apply", no_argument, NULL, O_APPLY },
@@ -148,6 +257,24 @@ runner_setup(struct runner *R, int argc, char **argv)
 		{ "guard-max-per-hour", required_argument, NULL, O_SET },
 		{ "guard-verify-crawlers", required_argument, NULL, O_SET },
 		{ "input", required_argument, NULL, O_SET },
+		{ "analyst", required_argument, NULL, O_KIND },
+		{ "llm-base-url", required_argument, NULL, O_SET },
+		{ "llm-model", required_argument, NULL, O_SET },
+		{ "llm-api-key-file", required_argument, NULL, O_SET },
+		{ "llm-header", required_argument, NULL, O_SET },
+		{ "llm-temperature", required_argument, NULL, O_SET },
+		{ "llm-max-tokens", required_argument, NULL, O_SET },
+		{ "llm-price-prompt", required_argument, NULL, O_SET },
+		{ "llm-price-completion", required_argument, NULL, O_SET },
+		{ "agent-triage", required_argument, NULL, O_SET },
+		{ "agent-triage-min-severity", required_argument, NULL, O_SET },
+		{ "agent-max-turns", required_argument, NULL, O_SET },
+		{ "agent-max-tokens", required_argument, NULL, O_SET },
+		{ "agent-max-usd-cycle", required_argument, NULL, O_SET },
+		{ "agent-max-usd-day", required_argument, NULL, O_SET },
+		{ "agent-max-seconds", required_argument, NULL, O_SET },
+		{ "agent-language", required_argument, NULL, O_SET },
+		{ "agent-system-prompt-file", required_argument, NULL, O_SET },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
@@ -155,6 +282,8 @@ runner_setup(struct runner *R, int argc, char **argv)
 	char err[1024];
 	int ch, idx, rc = 2, cli_mode = -1, check_only = 0, verbose = 0;
 	int64_t now = clock_wall_ns();
+	const char *kind = NULL;
+	char *kind_cfg = config_analyst(argc, argv);
 
 	if (settings_preload_config(&R->st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
@@ -172,6 +301,9 @@ runner_setup(struct runner *R, int argc, char **argv)
 			break;
 		case O_JSON:
 			R->json = 1;
+			break;
+		case O_KIND:
+			kind = optarg;
 			break;
 		case O_APPLY:
 			cli_mode = 1;
@@ -204,6 +336,10 @@ runner_setup(struct runner *R, int argc, char **argv)
 	}
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
+	if (kind == NULL)
+		kind = kind_cfg != NULL ? kind_cfg : "auto";
+	if (analyst_open(&R->st, R->cmd, kind, &R->llm, &R->llm_key) != 0)
+		goto out;
 	R->apply = ban_mode(&R->st, cli_mode, err, sizeof(err));
 	if (R->apply < 0) {
 		log_warnx("%s: %s", R->cmd, err);
@@ -307,12 +443,19 @@ runner_setup(struct runner *R, int argc, char **argv)
 out:
 	buf_release(&errs);
 	free(longopts);
+	free(kind_cfg);
 	return rc;
 }
 
 static void
 runner_release(struct runner *R)
 {
+	if (R->llm != NULL)
+		llm_free(R->llm);
+	if (R->llm_key != NULL) {
+		explicit_bzero(R->llm_key, strlen(R->llm_key));
+		free(R->llm_key);
+	}
 	if (R->have_guard)
 		guard_release(&R->guard);
 	if (R->have_store)
@@ -367,6 +510,70 @@ findings_text(const struct report *rep, struct buf *o)
 	}
 }
 
+/* Why the built-in analyst's findings were used instead of the model's,
+ * or NULL when the model's bans stand. */
+static const char *
+agent_fallback(int arc, const struct agent_result *ar)
+{
+	if (arc != 0 || strcmp(ar->stop, "llm-error") == 0)
+		return "unavailable";
+	if (!ar->called)
+		return "not called";
+	return NULL;
+}
+
+/* "agent":{...} (no comma around it).  A budget stop is its own stop,
+ * never "no attack". */
+static void
+agent_out_json(const struct agent_result *ar, int fallback, struct buf *o)
+{
+	buf_addf(o, "\"agent\":{\"called\":%s,\"stop\":",
+	    ar->called ? "true" : "false");
+	buf_add_json_str(o, ar->stop, strlen(ar->stop));
+	buf_addf(o, ",\"turns\":%d,\"prompt_tokens\":%lld,"
+	    "\"completion_tokens\":%lld,\"cost_usd\":%.6f,\"report\":",
+	    ar->turns, (long long)ar->prompt_tokens,
+	    (long long)ar->completion_tokens, ar->cost_usd);
+	if (ar->report != NULL)
+		buf_add_json_str(o, ar->report, strlen(ar->report));
+	else
+		buf_addstr(o, "null");
+	buf_addstr(o, ",\"error\":");
+	if (ar->error[0] != '\0')
+		buf_add_json_str(o, ar->error, strlen(ar->error));
+	else
+		buf_addstr(o, "null");
+	buf_addf(o, ",\"fallback\":%s}", fallback ? "true" : "false");
+}
+
+static void
+agent_out_text(const struct agent_result *ar, const char *why,
+    struct buf *o)
+{
+	if (why != NULL && strcmp(why, "unavailable") == 0) {
+		const char *e = ar->error[0] != '\0' ? ar->error : ar->stop;
+		buf_addstr(o, "analyst: llm unavailable (");
+		buf_add_escaped(o, e, strlen(e));
+		buf_addstr(o, "), built-in analyst's findings used\n");
+		return;
+	}
+	if (why != NULL) {
+		buf_addstr(o, "analyst: llm not called: no signal above the "
+		    "triage threshold, built-in analyst's findings used\n");
+		return;
+	}
+	buf_addf(o, "analyst   llm, stop %s%s, %d turns, %lld+%lld tokens, "
+	    "$%.4f\n", ar->stop, strncmp(ar->stop, "budget-", 7) == 0 ?
+	    " (a budget ran out: not a verdict)" : "", ar->turns,
+	    (long long)ar->prompt_tokens, (long long)ar->completion_tokens,
+	    ar->cost_usd);
+	if (ar->report != NULL) {
+		buf_addstr(o, "report    ");
+		buf_add_escaped(o, ar->report, strlen(ar->report));
+		buf_addch(o, '\n');
+	}
+}
+
 static void
 cycle_id(struct runner *R, char *out, size_t outlen)
 {
@@ -384,10 +591,12 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 	struct report rep;
 	struct ban_results br;
 	struct ban_ctx c;
+	struct agent_result ar;
 	struct buf o = BUF_INIT;
 	char err[1024], id[64], a[TIME_STRLEN], b[TIME_STRLEN];
 	int64_t t0 = clock_mono_ns(), now = clock_wall_ns();
-	int rc = 0, arc;
+	int rc = 0, arc, agrc = 0;
+	const char *why = NULL;
 
 	R->cycles++;
 	cycle_id(R, id, sizeof(id));
@@ -395,6 +604,8 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 	time_format_rfc3339(end, b, sizeof(b));
 	report_init(&rep);
 	ban_results_init(&br);
+	memset(&ar, 0, sizeof(ar));
+	ban_results_init(&ar.bans);
 	if (R->audit != NULL) {
 		audit_set_cycle(R->audit, id);
 		if (audit_eventf(R->audit, "cycle_begin", err, sizeof(err),
@@ -430,7 +641,31 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 	c.state = R->apply ? &R->state : NULL;
 	c.audit = R->audit;
 	c.duration_ns = R->st.ban_duration_ns;
-	if (ban_report(&c, &rep, &br) != 0)
+	if (R->llm != NULL) {
+		/* max_usd_day is per UTC day of the wall clock. */
+		int64_t day = now / (86400 * NS);
+		if (day != R->spent_day) {
+			R->spent_day = day;
+			R->spent_today = 0;
+		}
+		agrc = agent_run(R->st.agent, R->llm, &c, &rep,
+		    R->spent_today, &ar);
+		R->spent_today += ar.cost_usd;
+		if (ar.stop == NULL)
+			ar.stop = "llm-error";
+		why = agent_fallback(agrc, &ar);
+		if (why != NULL && agrc != 0)
+			log_warnx("%s: agent: %s; the built-in analyst's "
+			    "findings are used", R->cmd, ar.error);
+		/* Whatever the model proposed was judged (and in apply mode
+		 * sent) already: it is reported either way. */
+		br = ar.bans;
+		ban_results_init(&ar.bans);
+	}
+	if (R->llm == NULL || why != NULL) {
+		if (ban_report(&c, &rep, &br) != 0)
+			rc = 1;
+	} else if (br.failed > 0)
 		rc = 1;
 	R->failed += br.failed;
 	if (R->audit != NULL) {
@@ -458,7 +693,12 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 			buf_add_json_str(&o, rep.warnings[i],
 			    strlen(rep.warnings[i]));
 		}
-		buf_addstr(&o, "],");
+		buf_addf(&o, "],\"analyst\":\"%s\",", R->llm != NULL ? "llm" :
+		    "stats");
+		if (R->llm != NULL) {
+			agent_out_json(&ar, why != NULL, &o);
+			buf_addch(&o, ',');
+		}
 		findings_json(&rep, &o);
 		buf_addch(&o, ',');
 		ban_results_json(&br, &o);
@@ -472,6 +712,8 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 			buf_addf(&o, "rows      %llu\n",
 			    (unsigned long long)R->store.rows);
 		findings_text(&rep, &o);
+		if (R->llm != NULL)
+			agent_out_text(&ar, why, &o);
 		ban_results_text(&br, R->apply, &o);
 		buf_addch(&o, '\n');
 	}
@@ -484,6 +726,7 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 		fflush(stdout);
 	}
 	buf_release(&o);
+	agent_result_release(&ar);
 	ban_results_release(&br);
 	report_release(&rep);
 	return rc;

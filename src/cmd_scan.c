@@ -49,7 +49,14 @@ scan_usage(FILE *f)
 "                         when interrupted (SIGINT/SIGTERM)\n"
 "  --from-end             with --follow: start at the end of the files\n"
 "  --no-progress          no progress bar\n"
-"  --analyst KIND         stats (the built-in analyst, default) or none\n"
+"  --analyst KIND         stats (the built-in analyst, default), llm (the\n"
+"                         agent: the analyst's findings as leads, a model\n"
+"                         decides), auto (llm when a key or llm_base_url\n"
+"                         is configured, else stats) or none\n"
+"  --llm-base-url URL --llm-model NAME   the model (key from\n"
+"                         llm_api_key_file, $LLM_API_KEY or\n"
+"                         $OPENROUTER_API_KEY); --llm-*, --agent-* as in\n"
+"                         the config\n"
 "                         (only read and summarise)\n"
 "  -v                     more messages (repeat for debug)\n"
 "\n"
@@ -136,10 +143,169 @@ findings_only_json(const struct report *rep, struct buf *o)
 	}
 }
 
+/* The config file's "analyst" (the last one), or NULL; free() it.  The
+ * settings accept the key but do not keep it: it chooses the command's
+ * path, not a parameter.  Errors in the file are reported by
+ * settings_preload_config. */
+static char *
+config_analyst(int argc, char **argv)
+{
+	struct config c;
+	struct buf errs = BUF_INIT;
+	const struct config_entry *e;
+	const char *path = NULL;
+	char *v = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	if (path == NULL)
+		return NULL;
+	config_init(&c);
+	if (config_load(&c, path, &errs) == 0 &&
+	    (e = config_get(&c, "analyst")) != NULL)
+		v = xstrdup(e->value);
+	config_release(&c);
+	buf_release(&errs);
+	return v;
+}
+
+/* auto: whether a model is configured at all (a key somewhere, or a
+ * server of our own).  The key read here is wiped at once. */
+static int
+llm_configured(const struct settings *st)
+{
+	static const char *const env[] = { "LLM_API_KEY",
+	    "OPENROUTER_API_KEY" };
+	char err[256], *k;
+
+	if (st->llm_base_url != NULL)
+		return 1;
+	if (st->llm_api_key_file != NULL) {
+		if ((k = read_secret(st->llm_api_key_file, NULL, err,
+		    sizeof(err))) == NULL)
+			return 0;
+		explicit_bzero(k, strlen(k));
+		free(k);
+		return 1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(env); i++) {
+		const char *v = getenv(env[i]);
+		if (v != NULL && *v != '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/* kind: llm, stats or auto.  llm: the model must open; auto: it is used
+ * when configured and opens, else the built-in analyst (with a warning
+ * when it was configured but unusable).  0, or -1 (logged). */
+static int
+analyst_open(const struct settings *st, const char *cmd, const char *kind,
+    struct llm **llm, char **key)
+{
+	char err[512];
+	int want;
+
+	if (strcmp(kind, "stats") == 0 || strcmp(kind, "none") == 0)
+		return 0;
+	if (strcmp(kind, "llm") == 0)
+		want = 1;
+	else if (strcmp(kind, "auto") == 0)
+		want = llm_configured(st);
+	else {
+		log_warnx("%s: --analyst: \"%s\" is not stats, llm, auto or none",
+		    cmd, kind);
+		return -1;
+	}
+	if (!want)
+		return 0;
+	if (settings_llm_open(st, llm, key, err, sizeof(err)) != 0) {
+		if (strcmp(kind, "llm") == 0) {
+			log_warnx("%s --analyst llm: %s", cmd, err);
+			return -1;
+		}
+		log_warnx("%s: analyst auto: the model is not usable (%s); "
+		    "the built-in analyst decides", cmd, err);
+	}
+	return 0;
+}
+
+/* Why the built-in analyst's findings were used instead of the model's,
+ * or NULL when the model's bans stand. */
+static const char *
+agent_fallback(int arc, const struct agent_result *ar)
+{
+	if (arc != 0 || strcmp(ar->stop, "llm-error") == 0)
+		return "unavailable";
+	if (!ar->called)
+		return "not called";
+	return NULL;
+}
+
+/* "agent":{...} (no comma around it).  A budget stop is its own stop,
+ * never "no attack". */
+static void
+agent_out_json(const struct agent_result *ar, int fallback, struct buf *o)
+{
+	buf_addf(o, "\"agent\":{\"called\":%s,\"stop\":",
+	    ar->called ? "true" : "false");
+	buf_add_json_str(o, ar->stop, strlen(ar->stop));
+	buf_addf(o, ",\"turns\":%d,\"prompt_tokens\":%lld,"
+	    "\"completion_tokens\":%lld,\"cost_usd\":%.6f,\"report\":",
+	    ar->turns, (long long)ar->prompt_tokens,
+	    (long long)ar->completion_tokens, ar->cost_usd);
+	if (ar->report != NULL)
+		buf_add_json_str(o, ar->report, strlen(ar->report));
+	else
+		buf_addstr(o, "null");
+	buf_addstr(o, ",\"error\":");
+	if (ar->error[0] != '\0')
+		buf_add_json_str(o, ar->error, strlen(ar->error));
+	else
+		buf_addstr(o, "null");
+	buf_addf(o, ",\"fallback\":%s}", fallback ? "true" : "false");
+}
+
+static void
+agent_out_text(const struct agent_result *ar, const char *why,
+    struct buf *o)
+{
+	if (why != NULL && strcmp(why, "unavailable") == 0) {
+		const char *e = ar->error[0] != '\0' ? ar->error : ar->stop;
+		buf_addstr(o, "analyst: llm unavailable (");
+		buf_add_escaped(o, e, strlen(e));
+		buf_addstr(o, "), built-in analyst's findings used\n");
+		return;
+	}
+	if (why != NULL) {
+		buf_addstr(o, "analyst: llm not called: no signal above the "
+		    "triage threshold, built-in analyst's findings used\n");
+		return;
+	}
+	buf_addf(o, "analyst   llm, stop %s%s, %d turns, %lld+%lld tokens, "
+	    "$%.4f\n", ar->stop, strncmp(ar->stop, "budget-", 7) == 0 ?
+	    " (a budget ran out: not a verdict)" : "", ar->turns,
+	    (long long)ar->prompt_tokens, (long long)ar->completion_tokens,
+	    ar->cost_usd);
+	if (ar->report != NULL) {
+		buf_addstr(o, "report    ");
+		buf_add_escaped(o, ar->report, strlen(ar->report));
+		buf_addch(o, '\n');
+	}
+}
+
 static void
 report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
     const struct settings *st, char *const *paths, size_t npaths,
-    const struct report *rep, const struct ban_results *br)
+    const struct report *rep, const struct ban_results *br,
+    const struct buf *agent)
 {
 	char a[TIME_STRLEN], b[TIME_STRLEN];
 	struct client_count *top;
@@ -216,6 +382,11 @@ report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
 		    strlen(rep->warnings[i]));
 	}
 	buf_addstr(o, "]},");
+	buf_addf(o, "\"analyst\":\"%s\",", agent != NULL ? "llm" : "stats");
+	if (agent != NULL) {
+		buf_add(o, agent->p, agent->len);
+		buf_addch(o, ',');
+	}
 	if (br != NULL) {
 		findings_only_json(rep, o);
 		buf_addch(o, ',');
@@ -228,7 +399,7 @@ report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
 static void
 report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
     const struct settings *st, size_t npaths, const struct report *rep,
-    const struct ban_results *br)
+    const struct ban_results *br, const struct buf *agent)
 {
 	char a[TIME_STRLEN], b[TIME_STRLEN], sz[32];
 	struct client_count *top;
@@ -286,6 +457,10 @@ report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
 		}
 	}
 	free(top);
+	if (agent != NULL) {
+		buf_addch(o, '\n');
+		buf_add(o, agent->p, agent->len);
+	}
 	if (br != NULL) {
 		static const char tail[] = "\nbans      none (dry-run)\n";
 		size_t at = o->len;
@@ -307,9 +482,99 @@ report_text(struct buf *o, const struct store *s, const struct load_stats *ls,
  * was loaded.  0, or 1 when a ban failed; -1 when LAPI or the state
  * cannot be used (nothing was sent).
  */
+/*
+ * The agent over everything loaded, through c (dry-run or apply): its
+ * verdicts go to br (empty before), its account to ag (JSON or text).
+ * 1 when the built-in analyst's findings must be used instead (the
+ * model could not be used, or triage did not call it), else 0.
+ */
+static int
+scan_agent(const struct ban_ctx *c, const struct settings *st,
+    struct llm *llm, struct report *rep, struct ban_results *br,
+    struct buf *ag)
+{
+	struct agent_result ar;
+	const char *why;
+	int arc;
+
+	memset(&ar, 0, sizeof(ar));
+	ban_results_init(&ar.bans);
+	arc = agent_run(st->agent, llm, c, rep, 0, &ar);
+	if (ar.stop == NULL)
+		ar.stop = "llm-error";
+	why = agent_fallback(arc, &ar);
+	if (why != NULL && arc != 0)
+		log_warnx("scan: agent: %s; the built-in analyst's findings "
+		    "are used", ar.error);
+	if (st->json)
+		agent_out_json(&ar, why != NULL, ag);
+	else
+		agent_out_text(&ar, why, ag);
+	ban_results_release(br);
+	*br = ar.bans;
+	ban_results_init(&ar.bans);
+	agent_result_release(&ar);
+	return why != NULL;
+}
+
+/* Dry-run with the agent: the whole guard judges the model's proposals
+ * (nothing is sent); they become the report's bans.  Without the model,
+ * report_decide's as always. */
+static void
+scan_dry_agent(struct store *s, const struct settings *st,
+    struct llm *llm, struct report *rep, struct buf *ag)
+{
+	struct guard g;
+	struct source src;
+	struct ban_ctx c;
+	struct ban_results br;
+	int64_t now = clock_wall_ns();
+
+	ban_results_init(&br);
+	guard_init(&g, ban_guard_config(st), &st->load.trusted, NULL);
+	guard_cycle_begin(&g);
+	memset(&src, 0, sizeof(src));
+	src.store = s;
+	src.now_ns = s->rows > 0 ? s->tmax + 1 : now;
+	memset(&c, 0, sizeof(c));
+	c.apply = 0;
+	c.guard = &g;
+	c.src = &src;
+	c.start_ns = s->rows > 0 ? s->tmin : now;
+	c.end_ns = s->rows > 0 ? s->tmax + 1 : now;
+	c.now_ns = now;
+	c.duration_ns = st->ban_duration_ns;
+	if (scan_agent(&c, st, llm, rep, &br, ag)) {
+		report_decide(rep, &st->analyst->guard, &st->load.trusted,
+		    "dry-run");
+	} else {
+		for (size_t i = 0; i < br.n; i++) {
+			const struct ban_result *b = &br.v[i];
+			struct ban *nb;
+			if (strcmp(b->verdict, "dry-run") != 0)
+				continue;
+			if (rep->nb == rep->capb) {
+				rep->capb = rep->capb ? rep->capb * 2 : 16;
+				rep->b = xreallocarray(rep->b, rep->capb,
+				    sizeof(*rep->b));
+			}
+			nb = &rep->b[rep->nb++];
+			memset(nb, 0, sizeof(*nb));
+			snprintf(nb->value, sizeof(nb->value), "%s", b->value);
+			nb->scope = b->scope;
+			nb->scenario = b->scenario;
+			nb->verdict = "dry-run";
+			nb->reason = xstrdup(b->reason);
+			nb->severity = 50;
+		}
+	}
+	ban_results_release(&br);
+	guard_release(&g);
+}
+
 static int
 scan_apply(struct store *s, struct settings *st, struct report *rep,
-    struct ban_results *br)
+    struct ban_results *br, struct llm *llm, struct buf *ag)
 {
 	struct lapi l;
 	struct state state;
@@ -358,7 +623,12 @@ scan_apply(struct store *s, struct settings *st, struct report *rep,
 	c.state = &state;
 	c.audit = audit;
 	c.duration_ns = st->ban_duration_ns;
-	rc = ban_report(&c, rep, br) != 0 ? 1 : 0;
+	if (llm == NULL || scan_agent(&c, st, llm, rep, br, ag))
+		rc = ban_report(&c, rep, br) != 0 ? 1 : 0;
+	else
+		rc = 0;
+	if (br->failed > 0)
+		rc = 1;
 out:
 	if (have_guard)
 		guard_release(&g);
@@ -463,6 +733,23 @@ cmd_scan(int argc, char **argv)
 		{ "guard-max-per-cycle", required_argument, NULL, O_SET },
 		{ "guard-max-per-hour", required_argument, NULL, O_SET },
 		{ "guard-verify-crawlers", required_argument, NULL, O_SET },
+		{ "llm-base-url", required_argument, NULL, O_SET },
+		{ "llm-model", required_argument, NULL, O_SET },
+		{ "llm-api-key-file", required_argument, NULL, O_SET },
+		{ "llm-header", required_argument, NULL, O_SET },
+		{ "llm-temperature", required_argument, NULL, O_SET },
+		{ "llm-max-tokens", required_argument, NULL, O_SET },
+		{ "llm-price-prompt", required_argument, NULL, O_SET },
+		{ "llm-price-completion", required_argument, NULL, O_SET },
+		{ "agent-triage", required_argument, NULL, O_SET },
+		{ "agent-triage-min-severity", required_argument, NULL, O_SET },
+		{ "agent-max-turns", required_argument, NULL, O_SET },
+		{ "agent-max-tokens", required_argument, NULL, O_SET },
+		{ "agent-max-usd-cycle", required_argument, NULL, O_SET },
+		{ "agent-max-usd-day", required_argument, NULL, O_SET },
+		{ "agent-max-seconds", required_argument, NULL, O_SET },
+		{ "agent-language", required_argument, NULL, O_SET },
+		{ "agent-system-prompt-file", required_argument, NULL, O_SET },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct settings st;
@@ -470,7 +757,10 @@ cmd_scan(int argc, char **argv)
 	struct store s;
 	struct load_stats ls;
 	struct report rep;
-	struct buf out = BUF_INIT, errs = BUF_INIT;
+	struct buf out = BUF_INIT, errs = BUF_INIT, ag = BUF_INIT;
+	struct llm *llm = NULL;
+	char *llm_key = NULL, *kind_cfg = config_analyst(argc, argv);
+	const char *kind = NULL;
 	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
 	char err[1024];
 	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
@@ -530,18 +820,7 @@ cmd_scan(int argc, char **argv)
 			st.load.progress = 0;
 			break;
 		case O_KIND:
-			if (strcmp(optarg, "stats") == 0)
-				analysis = 1;
-			else if (strcmp(optarg, "none") == 0)
-				analysis = 0;
-			else if (strcmp(optarg, "llm") == 0) {
-				log_warnx("--analyst llm: not available yet");
-				goto out;
-			} else {
-				log_warnx("--analyst: \"%s\" is not stats or "
-				    "none", optarg);
-				goto out;
-			}
+			kind = optarg;
 			break;
 		case 'n':
 			check_only = 1;
@@ -560,6 +839,11 @@ cmd_scan(int argc, char **argv)
 	}
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
+	if (kind == NULL)
+		kind = kind_cfg != NULL ? kind_cfg : "stats";
+	analysis = strcmp(kind, "none") != 0;
+	if (analyst_open(&st, "scan", kind, &llm, &llm_key) != 0)
+		goto out;
 	apply = ban_mode(&st, cli_mode, err, sizeof(err));
 	if (apply < 0) {
 		log_warnx("scan: %s", err);
@@ -597,7 +881,7 @@ cmd_scan(int argc, char **argv)
 		rc = 1;
 	}
 	if (apply) {
-		int arc = scan_apply(&s, &st, &rep, &br);
+		int arc = scan_apply(&s, &st, &rep, &br, llm, &ag);
 		if (arc < 0) {
 			rc = 2;
 			store_release(&s);
@@ -606,20 +890,31 @@ cmd_scan(int argc, char **argv)
 		}
 		if (arc > 0)
 			rc = 1;
-	} else
+	} else if (llm != NULL)
+		scan_dry_agent(&s, &st, llm, &rep, &ag);
+	else
 		report_decide(&rep, &st.analyst->guard, &st.load.trusted,
 		    "dry-run");
 	if (st.json)
 		report_json(&out, &s, &ls, &st, argv + optind,
-		    (size_t)(argc - optind), &rep, apply ? &br : NULL);
+		    (size_t)(argc - optind), &rep, apply ? &br : NULL,
+		    llm != NULL ? &ag : NULL);
 	else
 		report_text(&out, &s, &ls, &st, (size_t)(argc - optind), &rep,
-		    apply ? &br : NULL);
+		    apply ? &br : NULL, llm != NULL ? &ag : NULL);
 	fwrite(out.p, 1, out.len, stdout);
 	fflush(stdout);
 	store_release(&s);
 	load_stats_release(&ls);
 out:
+	if (llm != NULL)
+		llm_free(llm);
+	if (llm_key != NULL) {
+		explicit_bzero(llm_key, strlen(llm_key));
+		free(llm_key);
+	}
+	free(kind_cfg);
+	buf_release(&ag);
 	ban_results_release(&br);
 	report_release(&rep);
 	buf_release(&out);

@@ -656,3 +656,68 @@ read_secret(const char *file, const char *env, char *err, size_t errlen)
 	const char *v = env != NULL ? getenv(env) : NULL;
 	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
 }
+
+/*
+ * The agent's model from the settings: llm_model required; the key from
+ * llm_api_key_file, else $LLM_API_KEY, else $OPENROUTER_API_KEY; no key
+ * is fine for a local server (llm_base_url), not for OpenRouter.  *key_out
+ * (may be NULL) is the caller's to wipe and free after llm_free.
+ */
+int
+settings_llm_open(const struct settings *st, struct llm **out,
+    char **key_out, char *err, size_t errlen)
+{
+	struct llm_opts lo;
+	struct llm_error le;
+	char kerr[256];
+	char *key;
+
+	*out = NULL;
+	*key_out = NULL;
+	if (st->llm_model == NULL) {
+		snprintf(err, errlen, "no model configured: set llm_model "
+		    "(--llm-model), and llm_base_url (--llm-base-url) for a "
+		    "server other than OpenRouter");
+		return -1;
+	}
+	key = read_secret(st->llm_api_key_file, "LLM_API_KEY", kerr,
+	    sizeof(kerr));
+	if (key == NULL && st->llm_api_key_file != NULL) {
+		snprintf(err, errlen, "llm_api_key_file: %s", kerr);
+		return -1;
+	}
+	if (key == NULL)
+		key = read_secret(NULL, "OPENROUTER_API_KEY", kerr,
+		    sizeof(kerr));
+	/* Local servers (Ollama, vLLM, llama.cpp) need no key; OpenRouter,
+	 * the default, does. */
+	if (key == NULL && st->llm_base_url == NULL) {
+		snprintf(err, errlen, "no API key for OpenRouter: set "
+		    "llm_api_key_file, LLM_API_KEY or OPENROUTER_API_KEY, or "
+		    "llm_base_url for a local server");
+		return -1;
+	}
+	llm_opts_init(&lo);
+	if (st->llm_base_url != NULL)
+		lo.base_url = st->llm_base_url;
+	lo.model = st->llm_model;
+	lo.api_key = key;
+	lo.headers = (const char *const *)st->llm_headers;
+	lo.nheaders = st->nllm_headers;
+	lo.temperature = st->llm_temperature;
+	if (st->llm_max_tokens > 0)
+		lo.max_tokens = st->llm_max_tokens;
+	lo.price_prompt = st->llm_price_prompt;
+	lo.price_completion = st->llm_price_completion;
+	memset(&le, 0, sizeof(le));
+	if ((*out = llm_new(&lo, &le)) == NULL) {
+		snprintf(err, errlen, "%s", le.msg);
+		if (key != NULL) {
+			explicit_bzero(key, strlen(key));
+			free(key);
+		}
+		return -1;
+	}
+	*key_out = key;
+	return 0;
+}
