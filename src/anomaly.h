@@ -1745,6 +1745,17 @@ int settings_load_config(struct settings *st, const char *path,
  * given but unusable).  The caller wipes and frees it.  Never logged. */
 char *read_secret(const char *file, const char *env, char *err,
     size_t errlen);
+/* Which analyst a command runs: the config file's "analyst" (NULL when
+ * none; free() it), whether a model is configured at all (a key, or a
+ * base URL of our own), and opening it for kind llm, stats or auto (and
+ * none when allow_none): llm must open; auto uses the model when it is
+ * configured and opens, else the built-in analyst, with a warning.  0 or
+ * -1 (logged); *llm stays NULL when the built-in analyst decides. */
+struct llm;
+char *settings_config_analyst(int argc, char **argv);
+int settings_llm_configured(const struct settings *st);
+int settings_analyst_open(const struct settings *st, const char *cmd,
+    const char *kind, int allow_none, struct llm **llm, char **key);
 /* Loads the file named by -c/--config among argv, if any, so that the
  * options parsed after it override it. */
 int settings_preload_config(struct settings *st, int argc, char **argv,

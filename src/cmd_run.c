@@ -117,99 +117,8 @@ run_usage(FILE *f, const char *cmd)
 }
 
 
-/* The config file's "analyst" (the last one), or NULL; free() it.  The
- * settings accept the key but do not keep it: it chooses the command's
- * path, not a parameter.  Errors in the file are reported by
- * settings_preload_config. */
-static char *
-config_analyst(int argc, char **argv)
-{
-	struct config c;
-	struct buf errs = BUF_INIT;
-	const struct config_entry *e;
-	const char *path = NULL;
-	char *v = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "-c") == 0 ||
-		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-			path = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-	}
-	if (path == NULL)
-		return NULL;
-	config_init(&c);
-	if (config_load(&c, path, &errs) == 0 &&
-	    (e = config_get(&c, "analyst")) != NULL)
-		v = xstrdup(e->value);
-	config_release(&c);
-	buf_release(&errs);
-	return v;
-}
 
-/* auto: whether a model is configured at all (a key somewhere, or a
- * server of our own).  The key read here is wiped at once. */
-static int
-llm_configured(const struct settings *st)
-{
-	static const char *const env[] = { "LLM_API_KEY",
-	    "OPENROUTER_API_KEY" };
-	char err[256], *k;
-
-	if (st->llm_base_url != NULL)
-		return 1;
-	if (st->llm_api_key_file != NULL) {
-		if ((k = read_secret(st->llm_api_key_file, NULL, err,
-		    sizeof(err))) == NULL)
-			return 0;
-		explicit_bzero(k, strlen(k));
-		free(k);
-		return 1;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(env); i++) {
-		const char *v = getenv(env[i]);
-		if (v != NULL && *v != '\0')
-			return 1;
-	}
-	return 0;
-}
-
-/* kind: llm, stats or auto.  llm: the model must open; auto: it is used
- * when configured and opens, else the built-in analyst (with a warning
- * when it was configured but unusable).  0, or -1 (logged). */
-static int
-analyst_open(const struct settings *st, const char *cmd, const char *kind,
-    struct llm **llm, char **key)
-{
-	char err[512];
-	int want;
-
-	if (strcmp(kind, "stats") == 0)
-		return 0;
-	if (strcmp(kind, "llm") == 0)
-		want = 1;
-	else if (strcmp(kind, "auto") == 0)
-		want = llm_configured(st);
-	else {
-		log_warnx("%s: --analyst: \"%s\" is not llm, stats or auto",
-		    cmd, kind);
-		return -1;
-	}
-	if (!want)
-		return 0;
-	if (settings_llm_open(st, llm, key, err, sizeof(err)) != 0) {
-		if (strcmp(kind, "llm") == 0) {
-			log_warnx("%s --analyst llm: %s", cmd, err);
-			return -1;
-		}
-		log_warnx("%s: analyst auto: the model is not usable (%s); "
-		    "the built-in analyst decides", cmd, err);
-	}
-	return 0;
-}
 
 /* Options, then everything a cycle needs.  0, or the exit code. */
 static int
@@ -283,7 +192,7 @@ runner_setup(struct runner *R, int argc, char **argv)
 	int ch, idx, rc = 2, cli_mode = -1, check_only = 0, verbose = 0;
 	int64_t now = clock_wall_ns();
 	const char *kind = NULL;
-	char *kind_cfg = config_analyst(argc, argv);
+	char *kind_cfg = settings_config_analyst(argc, argv);
 
 	if (settings_preload_config(&R->st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
@@ -338,7 +247,8 @@ runner_setup(struct runner *R, int argc, char **argv)
 		log_init(NULL, log_verbosity() + verbose);
 	if (kind == NULL)
 		kind = kind_cfg != NULL ? kind_cfg : "auto";
-	if (analyst_open(&R->st, R->cmd, kind, &R->llm, &R->llm_key) != 0)
+	if (settings_analyst_open(&R->st, R->cmd, kind, 0, &R->llm,
+	    &R->llm_key) != 0)
 		goto out;
 	R->apply = ban_mode(&R->st, cli_mode, err, sizeof(err));
 	if (R->apply < 0) {

@@ -721,3 +721,98 @@ settings_llm_open(const struct settings *st, struct llm **out,
 	*key_out = key;
 	return 0;
 }
+
+/* The config file's "analyst" (the last one), or NULL; free() it.  The
+ * settings accept the key but do not keep it: it chooses the command's
+ * path, not a parameter.  Errors in the file are reported by
+ * settings_preload_config. */
+char *
+settings_config_analyst(int argc, char **argv)
+{
+	struct config c;
+	struct buf errs = BUF_INIT;
+	const struct config_entry *e;
+	const char *path = NULL;
+	char *v = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	if (path == NULL)
+		return NULL;
+	config_init(&c);
+	if (config_load(&c, path, &errs) == 0 &&
+	    (e = config_get(&c, "analyst")) != NULL)
+		v = xstrdup(e->value);
+	config_release(&c);
+	buf_release(&errs);
+	return v;
+}
+
+/* auto: whether a model is configured at all (a key somewhere, or a
+ * server of our own).  The key read here is wiped at once. */
+int
+settings_llm_configured(const struct settings *st)
+{
+	static const char *const env[] = { "LLM_API_KEY",
+	    "OPENROUTER_API_KEY" };
+	char err[256], *k;
+
+	if (st->llm_base_url != NULL)
+		return 1;
+	if (st->llm_api_key_file != NULL) {
+		if ((k = read_secret(st->llm_api_key_file, NULL, err,
+		    sizeof(err))) == NULL)
+			return 0;
+		explicit_bzero(k, strlen(k));
+		free(k);
+		return 1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(env); i++) {
+		const char *v = getenv(env[i]);
+		if (v != NULL && *v != '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/* kind: llm, stats or auto.  llm: the model must open; auto: it is used
+ * when configured and opens, else the built-in analyst (with a warning
+ * when it was configured but unusable).  0, or -1 (logged). */
+int
+settings_analyst_open(const struct settings *st, const char *cmd,
+    const char *kind, int allow_none, struct llm **llm, char **key)
+{
+	char err[512];
+	int want;
+
+	if (strcmp(kind, "stats") == 0 ||
+	    (allow_none && strcmp(kind, "none") == 0))
+		return 0;
+	if (strcmp(kind, "llm") == 0)
+		want = 1;
+	else if (strcmp(kind, "auto") == 0)
+		want = settings_llm_configured(st);
+	else {
+		log_warnx("%s: --analyst: \"%s\" is not stats, llm, auto%s",
+		    cmd, kind, allow_none ? " or none" : "");
+		return -1;
+	}
+	if (!want)
+		return 0;
+	if (settings_llm_open(st, llm, key, err, sizeof(err)) != 0) {
+		if (strcmp(kind, "llm") == 0) {
+			log_warnx("%s --analyst llm: %s", cmd, err);
+			return -1;
+		}
+		log_warnx("%s: analyst auto: the model is not usable (%s); "
+		    "the built-in analyst decides", cmd, err);
+	}
+	return 0;
+}
