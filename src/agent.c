@@ -900,3 +900,67 @@ done:
 	buf_release(&out);
 	return rc;
 }
+
+/* Why the built-in analyst's findings were used instead of the model's,
+ * or NULL when the model's bans stand. */
+const char *
+agent_fallback_reason(int arc, const struct agent_result *ar)
+{
+	if (arc != 0 || strcmp(ar->stop, "llm-error") == 0)
+		return "unavailable";
+	if (!ar->called)
+		return "not called";
+	return NULL;
+}
+
+/* "agent":{...} (no comma around it).  A budget stop is its own stop,
+ * never "no attack". */
+void
+agent_result_json(const struct agent_result *ar, int fallback, struct buf *o)
+{
+	buf_addf(o, "\"agent\":{\"called\":%s,\"stop\":",
+	    ar->called ? "true" : "false");
+	buf_add_json_str(o, ar->stop, strlen(ar->stop));
+	buf_addf(o, ",\"turns\":%d,\"prompt_tokens\":%lld,"
+	    "\"completion_tokens\":%lld,\"cost_usd\":%.6f,\"report\":",
+	    ar->turns, (long long)ar->prompt_tokens,
+	    (long long)ar->completion_tokens, ar->cost_usd);
+	if (ar->report != NULL)
+		buf_add_json_str(o, ar->report, strlen(ar->report));
+	else
+		buf_addstr(o, "null");
+	buf_addstr(o, ",\"error\":");
+	if (ar->error[0] != '\0')
+		buf_add_json_str(o, ar->error, strlen(ar->error));
+	else
+		buf_addstr(o, "null");
+	buf_addf(o, ",\"fallback\":%s}", fallback ? "true" : "false");
+}
+
+void
+agent_result_text(const struct agent_result *ar, const char *why,
+    struct buf *o)
+{
+	if (why != NULL && strcmp(why, "unavailable") == 0) {
+		const char *e = ar->error[0] != '\0' ? ar->error : ar->stop;
+		buf_addstr(o, "analyst: llm unavailable (");
+		buf_add_escaped(o, e, strlen(e));
+		buf_addstr(o, "), built-in analyst's findings used\n");
+		return;
+	}
+	if (why != NULL) {
+		buf_addstr(o, "analyst: llm not called: no signal above the "
+		    "triage threshold, built-in analyst's findings used\n");
+		return;
+	}
+	buf_addf(o, "analyst   llm, stop %s%s, %d turns, %lld+%lld tokens, "
+	    "$%.4f\n", ar->stop, strncmp(ar->stop, "budget-", 7) == 0 ?
+	    " (a budget ran out: not a verdict)" : "", ar->turns,
+	    (long long)ar->prompt_tokens, (long long)ar->completion_tokens,
+	    ar->cost_usd);
+	if (ar->report != NULL) {
+		buf_addstr(o, "report    ");
+		buf_add_escaped(o, ar->report, strlen(ar->report));
+		buf_addch(o, '\n');
+	}
+}

@@ -1492,6 +1492,10 @@ void report_keep(struct report *r, size_t max);
  * on their findings. */
 void report_decide(struct report *r, const struct guard_policy *p,
     const struct cidrset *trusted, const char *verdict);
+/* "findings":[...] alone, for callers whose bans come from the pipeline. */
+void report_json_findings(const struct report *r, struct buf *o);
+/* The findings and warnings for a terminal, without the bans. */
+void report_text_findings_only(const struct report *r, struct buf *o);
 /* "findings":[...],"bans":[...] (no braces around them). */
 void report_json_arrays(const struct report *r, struct buf *o);
 /* The findings and bans for a terminal, most severe first. */
@@ -1998,6 +2002,16 @@ struct agent_result {
 	char error[1024];           /* llm-error: why (no secrets) */
 };
 void agent_result_release(struct agent_result *r);
+/* Why the built-in analyst's findings were used instead of the model's
+ * ("unavailable", "not called"), or NULL when the model's bans stand;
+ * rc is agent_run's return. */
+const char *agent_fallback_reason(int rc, const struct agent_result *ar);
+/* "agent":{...} (no comma around it), and the same for a terminal.  A
+ * budget stop is its own stop, never "no attack". */
+void agent_result_json(const struct agent_result *ar, int fallback,
+    struct buf *o);
+void agent_result_text(const struct agent_result *ar, const char *why,
+    struct buf *o);
 
 /* One cycle.  analyst: the built-in analyst's report for the same window
  * (the leads, and the cohorts the guard accepts as evidence).  spent_today

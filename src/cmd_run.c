@@ -116,10 +116,6 @@ run_usage(FILE *f, const char *cmd)
 	analyst_usage(f);
 }
 
-
-
-
-
 /* Options, then everything a cycle needs.  0, or the exit code. */
 static int
 runner_setup(struct runner *R, int argc, char **argv)
@@ -386,104 +382,6 @@ runner_release(struct runner *R)
 	settings_release(&R->st);
 }
 
-/* report_json_arrays writes "findings":[...],"bans":[]: the bans are
- * the pipeline's, so its empty array goes. */
-static void
-findings_json(const struct report *rep, struct buf *o)
-{
-	static const char tail[] = ",\"bans\":[]";
-	size_t at = o->len;
-
-	report_json_arrays(rep, o);
-	if (o->len - at >= sizeof(tail) - 1 &&
-	    memcmp(o->p + o->len - (sizeof(tail) - 1), tail,
-	    sizeof(tail) - 1) == 0) {
-		o->len -= sizeof(tail) - 1;
-		o->p[o->len] = '\0';
-	}
-}
-
-/* The same for text: report_text_findings ends with a dry-run bans line
- * when the report has no bans of its own. */
-static void
-findings_text(const struct report *rep, struct buf *o)
-{
-	static const char tail[] = "\nbans      none (dry-run)\n";
-	size_t at = o->len;
-
-	report_text_findings(rep, o);
-	if (o->len - at >= sizeof(tail) - 1 &&
-	    memcmp(o->p + o->len - (sizeof(tail) - 1), tail,
-	    sizeof(tail) - 1) == 0) {
-		o->len -= sizeof(tail) - 1;
-		o->p[o->len] = '\0';
-	}
-}
-
-/* Why the built-in analyst's findings were used instead of the model's,
- * or NULL when the model's bans stand. */
-static const char *
-agent_fallback(int arc, const struct agent_result *ar)
-{
-	if (arc != 0 || strcmp(ar->stop, "llm-error") == 0)
-		return "unavailable";
-	if (!ar->called)
-		return "not called";
-	return NULL;
-}
-
-/* "agent":{...} (no comma around it).  A budget stop is its own stop,
- * never "no attack". */
-static void
-agent_out_json(const struct agent_result *ar, int fallback, struct buf *o)
-{
-	buf_addf(o, "\"agent\":{\"called\":%s,\"stop\":",
-	    ar->called ? "true" : "false");
-	buf_add_json_str(o, ar->stop, strlen(ar->stop));
-	buf_addf(o, ",\"turns\":%d,\"prompt_tokens\":%lld,"
-	    "\"completion_tokens\":%lld,\"cost_usd\":%.6f,\"report\":",
-	    ar->turns, (long long)ar->prompt_tokens,
-	    (long long)ar->completion_tokens, ar->cost_usd);
-	if (ar->report != NULL)
-		buf_add_json_str(o, ar->report, strlen(ar->report));
-	else
-		buf_addstr(o, "null");
-	buf_addstr(o, ",\"error\":");
-	if (ar->error[0] != '\0')
-		buf_add_json_str(o, ar->error, strlen(ar->error));
-	else
-		buf_addstr(o, "null");
-	buf_addf(o, ",\"fallback\":%s}", fallback ? "true" : "false");
-}
-
-static void
-agent_out_text(const struct agent_result *ar, const char *why,
-    struct buf *o)
-{
-	if (why != NULL && strcmp(why, "unavailable") == 0) {
-		const char *e = ar->error[0] != '\0' ? ar->error : ar->stop;
-		buf_addstr(o, "analyst: llm unavailable (");
-		buf_add_escaped(o, e, strlen(e));
-		buf_addstr(o, "), built-in analyst's findings used\n");
-		return;
-	}
-	if (why != NULL) {
-		buf_addstr(o, "analyst: llm not called: no signal above the "
-		    "triage threshold, built-in analyst's findings used\n");
-		return;
-	}
-	buf_addf(o, "analyst   llm, stop %s%s, %d turns, %lld+%lld tokens, "
-	    "$%.4f\n", ar->stop, strncmp(ar->stop, "budget-", 7) == 0 ?
-	    " (a budget ran out: not a verdict)" : "", ar->turns,
-	    (long long)ar->prompt_tokens, (long long)ar->completion_tokens,
-	    ar->cost_usd);
-	if (ar->report != NULL) {
-		buf_addstr(o, "report    ");
-		buf_add_escaped(o, ar->report, strlen(ar->report));
-		buf_addch(o, '\n');
-	}
-}
-
 static void
 cycle_id(struct runner *R, char *out, size_t outlen)
 {
@@ -563,7 +461,7 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 		R->spent_today += ar.cost_usd;
 		if (ar.stop == NULL)
 			ar.stop = "llm-error";
-		why = agent_fallback(agrc, &ar);
+		why = agent_fallback_reason(agrc, &ar);
 		if (why != NULL && agrc != 0)
 			log_warnx("%s: agent: %s; the built-in analyst's "
 			    "findings are used", R->cmd, ar.error);
@@ -606,10 +504,10 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 		buf_addf(&o, "],\"analyst\":\"%s\",", R->llm != NULL ? "llm" :
 		    "stats");
 		if (R->llm != NULL) {
-			agent_out_json(&ar, why != NULL, &o);
+			agent_result_json(&ar, why != NULL, &o);
 			buf_addch(&o, ',');
 		}
-		findings_json(&rep, &o);
+		report_json_findings(&rep, &o);
 		buf_addch(&o, ',');
 		ban_results_json(&br, &o);
 		buf_addstr(&o, "}\n");
@@ -621,9 +519,9 @@ run_cycle(struct runner *R, int64_t start, int64_t end)
 		if (R->have_store)
 			buf_addf(&o, "rows      %llu\n",
 			    (unsigned long long)R->store.rows);
-		findings_text(&rep, &o);
+		report_text_findings_only(&rep, &o);
 		if (R->llm != NULL)
-			agent_out_text(&ar, why, &o);
+			agent_result_text(&ar, why, &o);
 		ban_results_text(&br, R->apply, &o);
 		buf_addch(&o, '\n');
 	}

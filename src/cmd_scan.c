@@ -126,90 +126,6 @@ fmt_window(const struct store *s, char *start, char *end, size_t len)
 	}
 }
 
-/* report_json_arrays ends with the report's own (empty) bans when the
- * ban pipeline made them: that array goes, the pipeline's comes. */
-static void
-findings_only_json(const struct report *rep, struct buf *o)
-{
-	static const char tail[] = ",\"bans\":[]";
-	size_t at = o->len;
-
-	report_json_arrays(rep, o);
-	if (o->len - at >= sizeof(tail) - 1 &&
-	    memcmp(o->p + o->len - (sizeof(tail) - 1), tail,
-	    sizeof(tail) - 1) == 0) {
-		o->len -= sizeof(tail) - 1;
-		o->p[o->len] = '\0';
-	}
-}
-
-
-
-
-/* Why the built-in analyst's findings were used instead of the model's,
- * or NULL when the model's bans stand. */
-static const char *
-agent_fallback(int arc, const struct agent_result *ar)
-{
-	if (arc != 0 || strcmp(ar->stop, "llm-error") == 0)
-		return "unavailable";
-	if (!ar->called)
-		return "not called";
-	return NULL;
-}
-
-/* "agent":{...} (no comma around it).  A budget stop is its own stop,
- * never "no attack". */
-static void
-agent_out_json(const struct agent_result *ar, int fallback, struct buf *o)
-{
-	buf_addf(o, "\"agent\":{\"called\":%s,\"stop\":",
-	    ar->called ? "true" : "false");
-	buf_add_json_str(o, ar->stop, strlen(ar->stop));
-	buf_addf(o, ",\"turns\":%d,\"prompt_tokens\":%lld,"
-	    "\"completion_tokens\":%lld,\"cost_usd\":%.6f,\"report\":",
-	    ar->turns, (long long)ar->prompt_tokens,
-	    (long long)ar->completion_tokens, ar->cost_usd);
-	if (ar->report != NULL)
-		buf_add_json_str(o, ar->report, strlen(ar->report));
-	else
-		buf_addstr(o, "null");
-	buf_addstr(o, ",\"error\":");
-	if (ar->error[0] != '\0')
-		buf_add_json_str(o, ar->error, strlen(ar->error));
-	else
-		buf_addstr(o, "null");
-	buf_addf(o, ",\"fallback\":%s}", fallback ? "true" : "false");
-}
-
-static void
-agent_out_text(const struct agent_result *ar, const char *why,
-    struct buf *o)
-{
-	if (why != NULL && strcmp(why, "unavailable") == 0) {
-		const char *e = ar->error[0] != '\0' ? ar->error : ar->stop;
-		buf_addstr(o, "analyst: llm unavailable (");
-		buf_add_escaped(o, e, strlen(e));
-		buf_addstr(o, "), built-in analyst's findings used\n");
-		return;
-	}
-	if (why != NULL) {
-		buf_addstr(o, "analyst: llm not called: no signal above the "
-		    "triage threshold, built-in analyst's findings used\n");
-		return;
-	}
-	buf_addf(o, "analyst   llm, stop %s%s, %d turns, %lld+%lld tokens, "
-	    "$%.4f\n", ar->stop, strncmp(ar->stop, "budget-", 7) == 0 ?
-	    " (a budget ran out: not a verdict)" : "", ar->turns,
-	    (long long)ar->prompt_tokens, (long long)ar->completion_tokens,
-	    ar->cost_usd);
-	if (ar->report != NULL) {
-		buf_addstr(o, "report    ");
-		buf_add_escaped(o, ar->report, strlen(ar->report));
-		buf_addch(o, '\n');
-	}
-}
-
 static void
 report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
     const struct settings *st, char *const *paths, size_t npaths,
@@ -297,7 +213,7 @@ report_json(struct buf *o, const struct store *s, const struct load_stats *ls,
 		buf_addch(o, ',');
 	}
 	if (br != NULL) {
-		findings_only_json(rep, o);
+		report_json_findings(rep, o);
 		buf_addch(o, ',');
 		ban_results_json(br, o);
 	} else
@@ -411,14 +327,14 @@ scan_agent(const struct ban_ctx *c, const struct settings *st,
 	arc = agent_run(st->agent, llm, c, rep, 0, &ar);
 	if (ar.stop == NULL)
 		ar.stop = "llm-error";
-	why = agent_fallback(arc, &ar);
+	why = agent_fallback_reason(arc, &ar);
 	if (why != NULL && arc != 0)
 		log_warnx("scan: agent: %s; the built-in analyst's findings "
 		    "are used", ar.error);
 	if (st->json)
-		agent_out_json(&ar, why != NULL, ag);
+		agent_result_json(&ar, why != NULL, ag);
 	else
-		agent_out_text(&ar, why, ag);
+		agent_result_text(&ar, why, ag);
 	ban_results_release(br);
 	*br = ar.bans;
 	ban_results_init(&ar.bans);

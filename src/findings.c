@@ -522,7 +522,7 @@ finding_json(const struct finding *f, struct buf *o)
 }
 
 void
-report_json_arrays(const struct report *r, struct buf *o)
+report_json_findings(const struct report *r, struct buf *o)
 {
 	buf_addstr(o, "\"findings\":[");
 	for (size_t i = 0; i < r->nf; i++) {
@@ -530,7 +530,14 @@ report_json_arrays(const struct report *r, struct buf *o)
 			buf_addch(o, ',');
 		finding_json(&r->f[i], o);
 	}
-	buf_addstr(o, "],\"bans\":[");
+	buf_addch(o, ']');
+}
+
+void
+report_json_arrays(const struct report *r, struct buf *o)
+{
+	report_json_findings(r, o);
+	buf_addstr(o, ",\"bans\":[");
 	for (size_t i = 0; i < r->nb; i++) {
 		const struct ban *b = &r->b[i];
 		if (i)
@@ -633,7 +640,7 @@ finding_text(const struct finding *f, struct buf *o)
 }
 
 void
-report_text_findings(const struct report *r, struct buf *o)
+report_text_findings_only(const struct report *r, struct buf *o)
 {
 	if (r->nf == 0)
 		buf_addstr(o, "\nfindings  none\n");
@@ -647,6 +654,12 @@ report_text_findings(const struct report *r, struct buf *o)
 		text_field(o, r->warnings[i]);
 		buf_addch(o, '\n');
 	}
+}
+
+void
+report_text_findings(const struct report *r, struct buf *o)
+{
+	report_text_findings_only(r, o);
 	if (r->nb == 0) {
 		buf_addstr(o, "\nbans      none (dry-run)\n");
 		return;
