@@ -908,6 +908,13 @@ agent_fallback_reason(int arc, const struct agent_result *ar)
 {
 	if (arc != 0 || strcmp(ar->stop, "llm-error") == 0)
 		return "unavailable";
+	/* A budget that ran out (before the first turn: the day's was
+	 * spent in an earlier cycle) leaves the window unjudged: what the
+	 * model banned so far stands, and the built-in analyst's findings
+	 * are judged too, as they would be without a model.  Running out
+	 * of money must not mean running out of protection. */
+	if (strncmp(ar->stop, "budget-", 7) == 0)
+		return "budget";
 	if (!ar->called)
 		return "not called";
 	return NULL;
@@ -946,6 +953,19 @@ agent_result_text(const struct agent_result *ar, const char *why,
 		buf_addstr(o, "analyst: llm unavailable (");
 		buf_add_escaped(o, e, strlen(e));
 		buf_addstr(o, "), built-in analyst's findings used\n");
+		return;
+	}
+	if (why != NULL && strcmp(why, "budget") == 0) {
+		buf_addf(o, "analyst: llm stopped by a budget (%s) after %d "
+		    "turns, %lld+%lld tokens, $%.4f: not a verdict; the "
+		    "built-in analyst's findings used as well\n", ar->stop,
+		    ar->turns, (long long)ar->prompt_tokens,
+		    (long long)ar->completion_tokens, ar->cost_usd);
+		if (ar->report != NULL) {
+			buf_addstr(o, "report    ");
+			buf_add_escaped(o, ar->report, strlen(ar->report));
+			buf_addch(o, '\n');
+		}
 		return;
 	}
 	if (why != NULL) {

@@ -92,6 +92,21 @@ int parse_i64(struct span s, int64_t *out);
  * parse_decimal_scaled("0.043", 1000000, &us) gives 43000.  Digits past
  * the scale are truncated.  -1 on junk, a sign, or overflow. */
 int parse_decimal_scaled(struct span s, int64_t scale, int64_t *out);
+/* A non-negative decimal with optional fraction and exponent ("15",
+ * "0.000929", "1.7e+09") read exactly as mant * 10^exp10, keeping 19
+ * significant digits (lost: nonzero digits beyond them were dropped); a
+ * double would round nanoseconds.  strict: digits are required on both
+ * sides of a point (".5" and "5." refused).  0, or -1 on a sign or junk. */
+struct decimal {
+	uint64_t mant;
+	int64_t exp10;
+	int lost;
+};
+int parse_decimal_exp(struct span s, int strict, struct decimal *d);
+/* d times 10^shift as an integer, finer digits truncated (*inexact set
+ * when they were not zero, or when d->lost).  -1 above UINT64_MAX. */
+int decimal_to_u64(const struct decimal *d, int64_t shift, uint64_t *out,
+    int *inexact);
 /* "512", "64K", "10KiB", "512M", "2GiB", "1_000" -> bytes. */
 int parse_size(struct span s, uint64_t *out);
 /* "30s", "15m", "1h", "2d", "1h30m", "500ms" -> nanoseconds. */
@@ -1492,6 +1507,10 @@ void report_keep(struct report *r, size_t max);
  * on their findings. */
 void report_decide(struct report *r, const struct guard_policy *p,
     const struct cidrset *trusted, const char *verdict);
+/* Appends the dry-run verdicts of br (the agent's proposals the guard
+ * accepted) to r's bans, skipping values already there. */
+struct ban_results;
+void report_add_verdicts(struct report *r, const struct ban_results *br);
 /* "findings":[...] alone, for callers whose bans come from the pipeline. */
 void report_json_findings(const struct report *r, struct buf *o);
 /* The findings and warnings for a terminal, without the bans. */
@@ -1572,6 +1591,8 @@ struct guard {
 	struct resolver res;
 	struct state *state;         /* dedup; may be NULL */
 	unsigned cycle_bans;         /* accepted in this cycle */
+	struct cidr *cycle;          /* ... and what they were: a dry-run */
+	size_t ncycle, capcycle;     /* keeps no state to dedup against */
 	int64_t *hour;               /* times of accepted bans, last hour */
 	size_t nhour, caphour;
 };
@@ -1730,6 +1751,10 @@ struct settings {
 	int llm_max_tokens;          /* 0: the client's default */
 	double llm_price_prompt;     /* USD per token when the provider */
 	double llm_price_completion; /* does not report the cost */
+	int64_t llm_timeout_ns;      /* 0: the client's defaults */
+	int64_t llm_connect_timeout_ns;
+	int llm_retries;             /* -1: the client's default */
+	char *analyst_kind;          /* analyst = llm|stats|auto|none */
 	/* agent_triage, agent_max_turns, ... (strings below are owned here
 	 * and borrowed by agent). */
 	struct agent_config *agent;
@@ -1749,14 +1774,13 @@ int settings_load_config(struct settings *st, const char *path,
  * given but unusable).  The caller wipes and frees it.  Never logged. */
 char *read_secret(const char *file, const char *env, char *err,
     size_t errlen);
-/* Which analyst a command runs: the config file's "analyst" (NULL when
- * none; free() it), whether a model is configured at all (a key, or a
- * base URL of our own), and opening it for kind llm, stats or auto (and
- * none when allow_none): llm must open; auto uses the model when it is
- * configured and opens, else the built-in analyst, with a warning.  0 or
- * -1 (logged); *llm stays NULL when the built-in analyst decides. */
+/* Which analyst a command runs: whether a model is configured at all (a
+ * key, or a base URL of our own), and opening it for kind llm, stats or
+ * auto (and none when allow_none): llm must open; auto uses the model
+ * when it is configured and opens, else the built-in analyst, with a
+ * warning.  0 or -1 (logged); *llm stays NULL when the built-in analyst
+ * decides. */
 struct llm;
-char *settings_config_analyst(int argc, char **argv);
 int settings_llm_configured(const struct settings *st);
 int settings_analyst_open(const struct settings *st, const char *cmd,
     const char *kind, int allow_none, struct llm **llm, char **key);
@@ -1764,6 +1788,13 @@ int settings_analyst_open(const struct settings *st, const char *cmd,
  * options parsed after it override it. */
 int settings_preload_config(struct settings *st, int argc, char **argv,
     struct buf *errs);
+/* base, then the analyst's thresholds (val analyst_val) and the model's
+ * and the agent's settings, --llm-* and --agent-* (val agent_val): the
+ * options every command that analyses shares.  free() it. */
+struct option *settings_longopts(const struct option *base, int analyst_val,
+    int agent_val);
+/* Their help text, for the commands' usage. */
+void settings_agent_usage(FILE *f);
 /* A long option of the same name; logs and returns -1 on a bad value. */
 int settings_option(struct settings *st, const char *optname,
     const char *arg);
@@ -1882,6 +1913,7 @@ struct llm_opts {
 	int64_t retry_base_ns, retry_max_ns;
 	double price_prompt;         /* USD per token, when the provider */
 	double price_completion;     /* does not report usage.cost */
+	int fetch_prices;            /* none given: GET /models once */
 	const char *ca_file;
 };
 void llm_opts_init(struct llm_opts *o);
@@ -2002,9 +2034,10 @@ struct agent_result {
 	char error[1024];           /* llm-error: why (no secrets) */
 };
 void agent_result_release(struct agent_result *r);
-/* Why the built-in analyst's findings were used instead of the model's
- * ("unavailable", "not called"), or NULL when the model's bans stand;
- * rc is agent_run's return. */
+/* Why the built-in analyst's findings are judged too ("unavailable",
+ * "budget": a budget stopped the model, "not called": triage), or NULL
+ * when the model's bans alone stand; rc is agent_run's return.  The
+ * model's proposals made before the stop stand either way. */
 const char *agent_fallback_reason(int rc, const struct agent_result *ar);
 /* "agent":{...} (no comma around it), and the same for a terminal.  A
  * budget stop is its own stop, never "no attack". */

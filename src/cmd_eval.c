@@ -37,15 +37,11 @@ eval_usage(FILE *f)
 "                         with logsql_query and ban_ips, every ban through\n"
 "                         the guard; falls back to stats when the model\n"
 "                         cannot be used or triage skips it)\n"
-"  --llm-base-url URL, --llm-model NAME   the model (key from\n"
-"                         llm_api_key_file, $LLM_API_KEY or\n"
-"                         $OPENROUTER_API_KEY); --llm-header, --llm-temperature,\n"
-"                         --llm-max-tokens, --llm-price-prompt,\n"
-"                         --llm-price-completion, --agent-triage,\n"
-"                         --agent-max-turns, --agent-max-tokens,\n"
-"                         --agent-max-usd-cycle, --agent-max-usd-day,\n"
-"                         --agent-max-seconds, --agent-language,\n"
-"                         --agent-system-prompt-file as in the config\n"
+"  --model NAME           with --analyst llm: a model to score (repeat to\n"
+"                         compare several in one table: turns, tokens,\n"
+"                         cost, recall, false bans, seconds, conclusions;\n"
+"                         default: llm_model from the config)\n"
+"  --llm-*, --agent-*     the endpoint and the agent (below)\n"
 "  --json                 one JSON object on standard output\n"
 "  --file NAME            the log file in each folder (default: access.log,\n"
 "                         else traefik.json, vlogs.jsonl, or another log)\n"
@@ -54,8 +50,10 @@ eval_usage(FILE *f)
 "  --max-memory SIZE, --max-line SIZE   as for scan (trusted proxies add\n"
 "                         to the labels' own)\n"
 "  -v                     more messages\n"
-"\n"
-"Analyst thresholds (config key with underscores, or as an option):\n");
+"\n");
+	settings_agent_usage(f);
+	fputs("\nAnalyst thresholds (config key with underscores, or as an "
+	    "option):\n", f);
 	analyst_usage(f);
 }
 
@@ -317,10 +315,23 @@ eval_score(const struct eval_labels *l, const struct ban *bans,
 	free(ok);
 }
 
-/* ---- running one scenario */
+/* ---- running the scenarios */
 
-struct result {
+/* One scenario folder, loaded once and analysed by each model. */
+struct scenario {
 	char *dir, *name, *file;
+	char *error;              /* could not be evaluated: why */
+	struct eval_labels labels;
+	struct cidrset trusted;   /* the labels' and the configured ones */
+	struct store store;
+	int loaded;
+	double load_seconds;
+};
+
+/* One model (or the built-in analyst) on one scenario. */
+struct result {
+	const struct scenario *sc;
+	const char *model;        /* NULL: the built-in analyst */
 	int error;                /* could not be evaluated: msg says why */
 	char *msg;
 	struct eval_score score;
@@ -329,6 +340,8 @@ struct result {
 	double seconds;
 	/* --analyst llm */
 	int agent;                /* the agent ran (or was skipped) */
+	int called;               /* the model was asked */
+	int fallback;             /* the analyst's decisions added */
 	const char *stop;         /* its stop reason */
 	int turns;
 	int64_t prompt_tokens, completion_tokens;
@@ -336,9 +349,11 @@ struct result {
 	unsigned refused;         /* proposals the guard refused */
 };
 
-/* The model, for --analyst llm. */
+/* A model, for --analyst llm. */
 struct eval_llm {
+	const char *model;
 	struct llm *llm;
+	char *key;
 	double spent;             /* this run's cost so far (max_usd_day) */
 };
 
@@ -462,11 +477,11 @@ base_name(const char *path)
 	return s != NULL && s[1] != '\0' ? s + 1 : path;
 }
 
-static void
-fail(struct result *res, const char *fmt, ...) AD_PRINTF(2, 3);
+static char *
+str_printf(const char *fmt, ...) AD_PRINTF(1, 2);
 
-static void
-fail(struct result *res, const char *fmt, ...)
+static char *
+str_printf(const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
@@ -474,9 +489,7 @@ fail(struct result *res, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	free(res->msg);
-	res->msg = b.p != buf_empty_str ? b.p : xstrdup("");
-	res->error = 1;
+	return b.p != buf_empty_str ? b.p : xstrdup("");
 }
 
 static int
@@ -494,6 +507,88 @@ no_forward(void *ctx, const char *host, struct ipaddr *out, size_t max,
 }
 
 /*
+ * Reads a scenario folder: labels, then the log into a store of its own.
+ * What cannot be read is kept in sc->error; the rows read still count.
+ */
+static void
+scenario_load(struct scenario *sc, const char *dir, const char *want,
+    const struct settings *st)
+{
+	struct load_opts lo;
+	struct load_stats ls;
+	struct buf path = BUF_INIT, d = BUF_INIT;
+	char *text = NULL, err[1024];
+	size_t len = 0;
+	int64_t t0 = clock_mono_ns();
+
+	memset(sc, 0, sizeof(*sc));
+	memset(&ls, 0, sizeof(ls));
+	eval_labels_init(&sc->labels);
+	cidrset_init(&sc->trusted);
+	/* The folder's name, without trailing slashes. */
+	buf_addstr(&d, dir);
+	while (d.len > 1 && d.p[d.len - 1] == '/')
+		d.p[--d.len] = '\0';
+	sc->dir = xstrdup(d.p);
+	sc->name = xstrdup(base_name(d.p));
+
+	buf_addf(&path, "%s/labels.json", d.p);
+	if ((text = read_small(path.p, LABELS_MAX_BYTES, &len, err,
+	    sizeof(err))) == NULL ||
+	    eval_labels_parse(&sc->labels, text, len, err, sizeof(err)) != 0) {
+		sc->error = str_printf("%s: %s", path.p, err);
+		goto out;
+	}
+	if ((sc->file = find_log(d.p, want)) == NULL) {
+		sc->error = str_printf("%s: no log file%s%s", d.p,
+		    want != NULL ? " named " : "", want != NULL ? want : "");
+		goto out;
+	}
+
+	/* The labels' trusted proxies, with the configured ones. */
+	for (size_t i = 0; i < st->load.trusted.n; i++)
+		cidrset_add(&sc->trusted, &st->load.trusted.v[i]);
+	for (size_t i = 0; i < sc->labels.ntrusted; i++) {
+		struct cidr c;
+		if (cidr_parse(span_str(sc->labels.trusted[i]), &c, err,
+		    sizeof(err)) == 0)
+			cidrset_add(&sc->trusted, &c);
+	}
+	lo = st->load;
+	lo.progress = 0;
+	lo.trusted = sc->trusted;  /* borrowed: load_files only reads it */
+	store_init(&sc->store, &st->store);
+	sc->loaded = 1;
+	if (load_files(&sc->store, &lo, &sc->file, 1, &ls) != 0 || ls.errors)
+		sc->error = str_printf("%s: could not be read completely",
+		    sc->file);
+	if (ls.skipped_total)
+		log_warnx("%s: %llu of %llu lines skipped", sc->file,
+		    (unsigned long long)ls.skipped_total,
+		    (unsigned long long)ls.lines);
+out:
+	sc->load_seconds = (double)(clock_mono_ns() - t0) / 1e9;
+	load_stats_release(&ls);
+	buf_release(&path);
+	buf_release(&d);
+	free(text);
+}
+
+static void
+scenario_release(struct scenario *sc)
+{
+	free(sc->dir);
+	free(sc->name);
+	free(sc->file);
+	free(sc->error);
+	eval_labels_release(&sc->labels);
+	cidrset_release(&sc->trusted);
+	if (sc->loaded)
+		store_release(&sc->store);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/*
  * The agent on one window: the analyst's report as leads, every ban the
  * model proposes through the guard in dry-run.  Its accepted bans go
  * into rep->b for scoring.  When the model cannot be used, or triage
@@ -501,19 +596,19 @@ no_forward(void *ctx, const char *host, struct ipaddr *out, size_t max,
  * would in a run.
  */
 static void
-eval_agent(struct store *s, struct source *src, struct settings *st,
-    const struct cidrset *trusted, struct eval_llm *el, struct report *rep,
-    struct result *res)
+eval_agent(struct scenario *sc, struct source *src, struct settings *st,
+    struct eval_llm *el, struct report *rep, struct result *res)
 {
 	struct guard g;
 	struct ban_ctx c;
 	struct agent_result ar;
 	struct guard_config gc = *ban_guard_config(st);
+	int arc;
 
 	/* Recorded logs: today's DNS says nothing about who crawled then,
 	 * and eval must not depend on the network or this host. */
 	gc.check_own_addresses = 0;
-	guard_init(&g, &gc, trusted, NULL);
+	guard_init(&g, &gc, &sc->trusted, NULL);
 	g.res.reverse = no_reverse;
 	g.res.forward = no_forward;
 	g.res.ctx = NULL;
@@ -522,14 +617,16 @@ eval_agent(struct store *s, struct source *src, struct settings *st,
 	c.apply = 0;
 	c.guard = &g;
 	c.src = src;
-	c.start_ns = s->tmin;
-	c.end_ns = s->tmax + 1;
-	c.now_ns = s->tmax + 1;
+	c.start_ns = sc->store.tmin;
+	c.end_ns = sc->store.tmax + 1;
+	c.now_ns = sc->store.tmax + 1;
 	c.duration_ns = st->ban_duration_ns;
 	res->agent = 1;
-	if (agent_run(st->agent, el->llm, &c, rep, el->spent, &ar) != 0)
-		log_warnx("%s: agent: %s; the built-in analyst's bans stand",
-		    res->name, ar.error);
+	if ((arc = agent_run(st->agent, el->llm, &c, rep, el->spent,
+	    &ar)) != 0)
+		log_warnx("%s: %s: agent: %s; the built-in analyst's bans "
+		    "stand", sc->name, el->model, ar.error);
+	res->called = ar.called;
 	res->stop = ar.stop;
 	res->turns = ar.turns;
 	res->prompt_tokens = ar.prompt_tokens;
@@ -537,134 +634,73 @@ eval_agent(struct store *s, struct source *src, struct settings *st,
 	res->cost = ar.cost_usd;
 	res->refused = ar.bans.refused;
 	el->spent += ar.cost_usd;
-	if (!ar.called || strcmp(ar.stop, "llm-error") == 0) {
-		report_decide(rep, &st->analyst->guard, trusted, "dry-run");
-	} else {
-		for (size_t i = 0; i < ar.bans.n; i++) {
-			const struct ban_result *b = &ar.bans.v[i];
-			struct ban *nb;
-			if (strcmp(b->verdict, "dry-run") != 0)
-				continue;
-			if (rep->nb == rep->capb) {
-				rep->capb = rep->capb ? rep->capb * 2 : 16;
-				rep->b = xreallocarray(rep->b, rep->capb,
-				    sizeof(*rep->b));
-			}
-			nb = &rep->b[rep->nb++];
-			memset(nb, 0, sizeof(*nb));
-			snprintf(nb->value, sizeof(nb->value), "%s", b->value);
-			nb->scope = b->scope;
-			nb->scenario = b->scenario;
-			nb->verdict = "dry-run";
-			nb->reason = xstrdup(b->reason);
-			nb->severity = 50;
-		}
-	}
+	/* As in a run: the model's accepted proposals stand, and when it
+	 * could not judge the window (unreachable, a budget, triage) the
+	 * built-in analyst's decisions are added. */
+	res->fallback = agent_fallback_reason(arc, &ar) != NULL;
+	if (res->fallback)
+		report_decide(rep, &st->analyst->guard, &sc->trusted,
+		    "dry-run");
+	report_add_verdicts(rep, &ar.bans);
 	if (ar.report != NULL && log_verbosity() > 0)
-		log_info("%s: agent report: %s", res->name, ar.report);
+		log_info("%s: %s: agent report: %s", sc->name, el->model,
+		    ar.report);
 	agent_result_release(&ar);
 	guard_release(&g);
 }
 
+/* The built-in analyst, then (el != NULL) the model, on a loaded
+ * scenario; the bans scored against its labels. */
 static void
-eval_one(const char *dir, const char *want, struct settings *st,
-    struct eval_llm *el, struct result *res)
+eval_one(struct scenario *sc, struct settings *st, struct eval_llm *el,
+    struct result *res)
 {
-	struct eval_labels l;
-	struct load_opts lo;
-	struct load_stats ls;
-	struct store s;
 	struct source src;
 	struct report rep;
-	struct buf path = BUF_INIT, d = BUF_INIT;
-	char *text = NULL, *file = NULL, err[1024];
-	size_t len = 0;
+	char err[1024];
 	int64_t t0 = clock_mono_ns();
 
-	eval_labels_init(&l);
-	memset(&ls, 0, sizeof(ls));
 	report_init(&rep);
 	eval_score_init(&res->score);
-	/* The folder's name, without trailing slashes. */
-	buf_addstr(&d, dir);
-	while (d.len > 1 && d.p[d.len - 1] == '/')
-		d.p[--d.len] = '\0';
-	res->dir = xstrdup(d.p);
-	res->name = xstrdup(base_name(d.p));
-
-	buf_addf(&path, "%s/labels.json", d.p);
-	if ((text = read_small(path.p, LABELS_MAX_BYTES, &len, err,
-	    sizeof(err))) == NULL ||
-	    eval_labels_parse(&l, text, len, err, sizeof(err)) != 0) {
-		fail(res, "%s: %s", path.p, err);
+	res->sc = sc;
+	res->model = el != NULL ? el->model : NULL;
+	res->score.attackers = sc->labels.nattackers;
+	if (sc->error != NULL) {
+		res->error = 1;
+		res->msg = xstrdup(sc->error);
+	}
+	if (!sc->loaded || sc->store.rows == 0)
 		goto out;
+	memset(&src, 0, sizeof(src));
+	src.store = &sc->store;
+	src.now_ns = sc->store.tmax + 1;
+	if (analyst_run(&src, st->analyst, sc->store.tmin,
+	    sc->store.tmax + 1, &rep, err, sizeof(err)) != 0) {
+		free(res->msg);
+		res->msg = str_printf("%s: analyst: %s", sc->file, err);
+		res->error = 1;
 	}
-	if ((file = find_log(d.p, want)) == NULL) {
-		fail(res, "%s: no log file%s%s", d.p,
-		    want != NULL ? " named " : "", want != NULL ? want : "");
-		goto out;
-	}
-	res->file = xstrdup(base_name(file));
-
-	/* The labels' trusted proxies, with the configured ones. */
-	lo = st->load;
-	lo.progress = 0;
-	cidrset_init(&lo.trusted);
-	for (size_t i = 0; i < st->load.trusted.n; i++)
-		cidrset_add(&lo.trusted, &st->load.trusted.v[i]);
-	for (size_t i = 0; i < l.ntrusted; i++) {
-		struct cidr c;
-		if (cidr_parse(span_str(l.trusted[i]), &c, err,
-		    sizeof(err)) == 0)
-			cidrset_add(&lo.trusted, &c);
-	}
-
-	store_init(&s, &st->store);
-	if (load_files(&s, &lo, &file, 1, &ls) != 0 || ls.errors) {
-		fail(res, "%s: could not be read completely", file);
-	} else {
-		memset(&src, 0, sizeof(src));
-		src.store = &s;
-		src.now_ns = s.tmax != TIME_NONE ? s.tmax + 1 : 0;
-		if (s.rows > 0 && analyst_run(&src, st->analyst, s.tmin,
-		    s.tmax + 1, &rep, err, sizeof(err)) != 0) {
-			fail(res, "%s: analyst: %s", file, err);
-		}
-		if (el != NULL && s.rows > 0)
-			eval_agent(&s, &src, st, &lo.trusted, el, &rep, res);
-		else
-			report_decide(&rep, &st->analyst->guard, &lo.trusted,
-			    "dry-run");
-		res->rows = s.rows;
-		res->queries = rep.queries;
-		res->findings = rep.nf;
-		res->bans = rep.nb;
-		eval_score(&l, rep.b, rep.nb, &res->score);
-		if (ls.skipped_total)
-			log_warnx("%s: %llu of %llu lines skipped", file,
-			    (unsigned long long)ls.skipped_total,
-			    (unsigned long long)ls.lines);
-	}
-	store_release(&s);
-	cidrset_release(&lo.trusted);
-	res->score.attackers = l.nattackers;
+	if (el != NULL)
+		eval_agent(sc, &src, st, el, &rep, res);
+	else
+		report_decide(&rep, &st->analyst->guard, &sc->trusted,
+		    "dry-run");
+	res->rows = sc->store.rows;
+	res->queries = rep.queries;
+	res->findings = rep.nf;
+	res->bans = rep.nb;
+	eval_score(&sc->labels, rep.b, rep.nb, &res->score);
+	res->score.attackers = sc->labels.nattackers;
 out:
-	res->seconds = (double)(clock_mono_ns() - t0) / 1e9;
+	/* As if this model had run the scenario alone: reading included. */
+	res->seconds = sc->load_seconds +
+	    (double)(clock_mono_ns() - t0) / 1e9;
 	report_release(&rep);
-	load_stats_release(&ls);
-	eval_labels_release(&l);
-	buf_release(&path);
-	buf_release(&d);
-	free(text);
-	free(file);
 }
 
 static void
 result_release(struct result *r)
 {
-	free(r->dir);
-	free(r->name);
-	free(r->file);
 	free(r->msg);
 	eval_score_release(&r->score);
 }
@@ -672,111 +708,190 @@ result_release(struct result *r)
 /* ---- output */
 
 static void
-fmt_recall(char *out, size_t len, const struct eval_score *s)
+fmt_recall(char *out, size_t len, size_t banned, size_t attackers)
 {
-	if (s->attackers == 0)
+	if (attackers == 0)
 		snprintf(out, len, "-");
 	else
-		snprintf(out, len, "%.1f%%", 100.0 * (double)s->banned /
-		    (double)s->attackers);
+		snprintf(out, len, "%.1f%%", 100.0 * (double)banned /
+		    (double)attackers);
+}
+
+/* A model's sums over the scenarios. */
+struct totals {
+	size_t attackers, banned, nfalse, nunlabeled, scenarios, concluded;
+	uint64_t rows;
+	int turns;
+	int64_t prompt_tokens, completion_tokens;
+	double cost, seconds;
+};
+
+static void
+totals_add(struct totals *t, const struct result *r)
+{
+	t->attackers += r->score.attackers;
+	t->banned += r->score.banned;
+	t->nfalse += r->score.nfalse;
+	t->nunlabeled += r->score.nunlabeled;
+	t->rows += r->rows;
+	t->turns += r->turns;
+	t->prompt_tokens += r->prompt_tokens;
+	t->completion_tokens += r->completion_tokens;
+	t->cost += r->cost;
+	t->seconds += r->seconds;
+	t->scenarios++;
+	/* A conclusion: the model answered without a budget cutting it
+	 * short (a scenario triage kept from the model has none). */
+	if (r->stop != NULL && strcmp(r->stop, "answered") == 0)
+		t->concluded++;
+}
+
+static size_t
+name_width(const struct result *r, size_t n, int models, size_t min)
+{
+	size_t w = min;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *s = models ? (r[i].model != NULL ? r[i].model :
+		    "-") : r[i].sc->name;
+		if (strlen(s) > w)
+			w = strlen(s);
+	}
+	return w > 40 ? 40 : w;
 }
 
 static void
-print_text(const struct result *r, size_t n, const char *analyst,
-    struct buf *o)
+text_false_bans(const struct result *r, size_t n, int agent, struct buf *o)
 {
-	size_t ta = 0, tb = 0, tf = 0, tu = 0, w = 8, nagent = 0;
-	uint64_t trows = 0;
-	int64_t ttok = 0;
-	int tturns = 0;
-	double tsec = 0, tcost = 0;
-	char rc[16], turns[16], toks[32], cost[32];
+	size_t tf = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (strlen(r[i].name) > w)
-			w = strlen(r[i].name) > 40 ? 40 : strlen(r[i].name);
-	buf_addf(o, "analyst %s\n\n", analyst);
-	buf_addf(o, "%-*s  %9s  %6s  %7s  %5s  %9s  %8s  %7s  %5s  %6s  %4s\n",
-	    (int)w, "scenario", "attackers", "banned", "recall", "false",
-	    "unlabeled", "rows", "seconds", "turns", "tokens", "cost");
+		tf += r[i].score.nfalse;
+	if (tf == 0)
+		return;
+	buf_addstr(o, "\nfalse bans (innocents that would be banned):\n");
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < r[i].score.nfalse &&
+		    k < FALSE_SHOWN_MAX; k++) {
+			buf_addf(o, "  %s: ", r[i].sc->name);
+			if (agent)
+				buf_addf(o, "%s: ", r[i].model);
+			buf_add_escaped(o, r[i].score.false_bans[k],
+			    strlen(r[i].score.false_bans[k]));
+			buf_addch(o, '\n');
+		}
+}
+
+static void
+text_error(const struct result *r, int w, struct buf *o)
+{
+	buf_addf(o, "%-*.*s  error: ", w, w, r->sc->name);
+	buf_add_escaped(o, r->msg, strlen(r->msg));
+	buf_addch(o, '\n');
+}
+
+/* The built-in analyst: a line per scenario. */
+static void
+print_text_stats(const struct result *r, size_t n, struct buf *o)
+{
+	struct totals t;
+	int w = (int)name_width(r, n, 0, 8);
+	char rc[16];
+
+	memset(&t, 0, sizeof(t));
+	buf_addstr(o, "analyst stats\n\n");
+	buf_addf(o, "%-*s  %9s  %6s  %7s  %5s  %9s  %8s  %7s\n", w,
+	    "scenario", "attackers", "banned", "recall", "false", "unlabeled",
+	    "rows", "seconds");
 	for (size_t i = 0; i < n; i++) {
 		const struct eval_score *s = &r[i].score;
 		if (r[i].error) {
-			buf_addf(o, "%-*.*s  error: ", (int)w, (int)w, r[i].name);
-			buf_add_escaped(o, r[i].msg, strlen(r[i].msg));
-			buf_addch(o, '\n');
+			text_error(&r[i], w, o);
 			if (r[i].rows == 0)
 				continue;
 		}
-		fmt_recall(rc, sizeof(rc), s);
-		if (r[i].agent) {
-			snprintf(turns, sizeof(turns), "%d", r[i].turns);
-			snprintf(toks, sizeof(toks), "%lld", (long long)
-			    (r[i].prompt_tokens + r[i].completion_tokens));
-			snprintf(cost, sizeof(cost), "%.4f", r[i].cost);
-			tturns += r[i].turns;
-			ttok += r[i].prompt_tokens + r[i].completion_tokens;
-			tcost += r[i].cost;
-			nagent++;
-		} else {
-			snprintf(turns, sizeof(turns), "-");
-			snprintf(toks, sizeof(toks), "-");
-			snprintf(cost, sizeof(cost), "-");
-		}
-		buf_addf(o, "%-*.*s  %9zu  %6zu  %7s  %5zu  %9zu  %8llu  %7.2f  "
-		    "%5s  %6s  %4s\n", (int)w, (int)w, r[i].name, s->attackers,
-		    s->banned, rc, s->nfalse, s->nunlabeled,
-		    (unsigned long long)r[i].rows, r[i].seconds, turns, toks,
-		    cost);
-		ta += s->attackers;
-		tb += s->banned;
-		tf += s->nfalse;
-		tu += s->nunlabeled;
-		trows += r[i].rows;
-		tsec += r[i].seconds;
+		fmt_recall(rc, sizeof(rc), s->banned, s->attackers);
+		buf_addf(o, "%-*.*s  %9zu  %6zu  %7s  %5zu  %9zu  %8llu  %7.2f\n",
+		    w, w, r[i].sc->name, s->attackers, s->banned, rc, s->nfalse,
+		    s->nunlabeled, (unsigned long long)r[i].rows, r[i].seconds);
+		totals_add(&t, &r[i]);
 	}
 	if (n > 1) {
-		struct eval_score t;
-		memset(&t, 0, sizeof(t));
-		t.attackers = ta;
-		t.banned = tb;
-		fmt_recall(rc, sizeof(rc), &t);
-		if (nagent) {
-			snprintf(turns, sizeof(turns), "%d", tturns);
-			snprintf(toks, sizeof(toks), "%lld", (long long)ttok);
-			snprintf(cost, sizeof(cost), "%.4f", tcost);
-		} else {
-			snprintf(turns, sizeof(turns), "-");
-			snprintf(toks, sizeof(toks), "-");
-			snprintf(cost, sizeof(cost), "-");
+		fmt_recall(rc, sizeof(rc), t.banned, t.attackers);
+		buf_addf(o, "%-*s  %9zu  %6zu  %7s  %5zu  %9zu  %8llu  %7.2f\n",
+		    w, "total", t.attackers, t.banned, rc, t.nfalse,
+		    t.nunlabeled, (unsigned long long)t.rows, t.seconds);
+	}
+	text_false_bans(r, n, 0, o);
+}
+
+/*
+ * The agent: a line per scenario and model (turns, tokens, cost, how the
+ * cycle ended), then a line per model over every scenario: the table to
+ * choose a model with.  r holds nscen x nmodels results, scenario major.
+ */
+static void
+print_text_llm(const struct result *r, size_t nscen, size_t nmodels,
+    struct buf *o)
+{
+	size_t n = nscen * nmodels;
+	int w = (int)name_width(r, n, 0, 8);
+	int mw = (int)name_width(r, n, 1, 5);
+	char rc[16], cost[32];
+
+	buf_addf(o, "analyst llm, %zu model%s, %zu scenario%s\n\n", nmodels,
+	    nmodels == 1 ? "" : "s", nscen, nscen == 1 ? "" : "s");
+	buf_addf(o, "%-*s  %-*s  %9s  %6s  %7s  %5s  %9s  %5s  %7s  %10s  "
+	    "%8s  %7s  %s\n", w, "scenario", mw, "model", "attackers",
+	    "banned", "recall", "false", "unlabeled", "turns", "prompt",
+	    "completion", "cost", "seconds", "ended");
+	for (size_t i = 0; i < n; i++) {
+		const struct eval_score *s = &r[i].score;
+		if (r[i].error) {
+			text_error(&r[i], w, o);
+			if (r[i].rows == 0)
+				continue;
 		}
-		buf_addf(o, "%-*s  %9zu  %6zu  %7s  %5zu  %9zu  %8llu  %7.2f  "
-		    "%5s  %6s  %4s\n", (int)w, "total", ta, tb, rc, tf, tu,
-		    (unsigned long long)trows, tsec, turns, toks, cost);
+		fmt_recall(rc, sizeof(rc), s->banned, s->attackers);
+		snprintf(cost, sizeof(cost), "%.4f", r[i].cost);
+		buf_addf(o, "%-*.*s  %-*.*s  %9zu  %6zu  %7s  %5zu  %9zu  %5d  "
+		    "%7lld  %10lld  %8s  %7.2f  %s%s\n", w, w, r[i].sc->name, mw,
+		    mw, r[i].model, s->attackers, s->banned, rc, s->nfalse,
+		    s->nunlabeled, r[i].turns, (long long)r[i].prompt_tokens,
+		    (long long)r[i].completion_tokens, cost, r[i].seconds,
+		    r[i].stop != NULL ? r[i].stop : "-",
+		    r[i].fallback ? "+analyst" : "");
 	}
-	if (nagent) {
-		buf_addstr(o, "\nagent (tokens prompt/completion, cost USD, "
-		    "guard refusals, how the cycle ended):\n");
-		for (size_t i = 0; i < n; i++)
-			if (r[i].agent)
-				buf_addf(o, "  %-*.*s  %lld/%lld  %.4f  refused "
-				    "%u  %s\n", (int)w, (int)w, r[i].name,
-				    (long long)r[i].prompt_tokens,
-				    (long long)r[i].completion_tokens,
-				    r[i].cost, r[i].refused,
-				    r[i].stop != NULL ? r[i].stop : "-");
+	buf_addstr(o, "\n(+analyst: the model did not judge the window; the "
+	    "built-in analyst's bans were added to its own)\n");
+	buf_addf(o, "\nper model, over %s:\n", nscen == 1 ? "the scenario" :
+	    "all scenarios");
+	buf_addf(o, "%-*s  %7s  %5s  %9s  %5s  %7s  %10s  %8s  %7s  %s\n", mw,
+	    "model", "recall", "false", "unlabeled", "turns", "prompt",
+	    "completion", "cost", "seconds", "concluded");
+	for (size_t m = 0; m < nmodels; m++) {
+		struct totals t;
+		memset(&t, 0, sizeof(t));
+		for (size_t i = 0; i < nscen; i++)
+			if (r[i * nmodels + m].rows > 0)
+				totals_add(&t, &r[i * nmodels + m]);
+		fmt_recall(rc, sizeof(rc), t.banned, t.attackers);
+		snprintf(cost, sizeof(cost), "%.4f", t.cost);
+		buf_addf(o, "%-*.*s  %7s  %5zu  %9zu  %5d  %7lld  %10lld  %8s  "
+		    "%7.2f  %zu/%zu\n", mw, mw, r[m].model, rc, t.nfalse,
+		    t.nunlabeled, t.turns, (long long)t.prompt_tokens,
+		    (long long)t.completion_tokens, cost, t.seconds,
+		    t.concluded, t.scenarios);
 	}
-	if (tf > 0) {
-		buf_addstr(o, "\nfalse bans (innocents that would be banned):\n");
-		for (size_t i = 0; i < n; i++)
-			for (size_t k = 0; k < r[i].score.nfalse &&
-			    k < FALSE_SHOWN_MAX; k++) {
-				buf_addf(o, "  %s: ", r[i].name);
-				buf_add_escaped(o, r[i].score.false_bans[k],
-				    strlen(r[i].score.false_bans[k]));
-				buf_addch(o, '\n');
-			}
+	buf_addf(o, "\nguard refusals of the models' proposals: ");
+	for (size_t m = 0; m < nmodels; m++) {
+		unsigned refused = 0;
+		for (size_t i = 0; i < nscen; i++)
+			refused += r[i * nmodels + m].refused;
+		buf_addf(o, "%s%s %u", m ? ", " : "", r[m].model, refused);
 	}
+	buf_addch(o, '\n');
+	text_false_bans(r, n, 1, o);
 }
 
 static void
@@ -792,37 +907,53 @@ json_strs(struct buf *o, char *const *v, size_t n)
 }
 
 static void
-print_json(const struct result *r, size_t n, const char *analyst,
-    struct buf *o)
+json_str_or_null(struct buf *o, const char *s)
 {
-	size_t ta = 0, tb = 0, tf = 0, tu = 0;
+	if (s != NULL)
+		buf_add_json_str(o, s, strlen(s));
+	else
+		buf_addstr(o, "null");
+}
 
+static void
+json_recall(struct buf *o, size_t banned, size_t attackers)
+{
+	if (attackers)
+		buf_addf(o, "%.4f", (double)banned / (double)attackers);
+	else
+		buf_addstr(o, "null");
+}
+
+/* Every result as an object in "scenarios" (with its model under
+ * --analyst llm), the sums in "total", and for the agent the sums per
+ * model in "models". */
+static void
+print_json(const struct result *r, size_t nscen, size_t nmodels,
+    const char *analyst, struct buf *o)
+{
+	size_t n = nscen * nmodels;
+	struct totals all;
+
+	memset(&all, 0, sizeof(all));
 	buf_addf(o, "{\"analyst\":\"%s\",\"scenarios\":[", analyst);
 	for (size_t i = 0; i < n; i++) {
 		const struct eval_score *s = &r[i].score;
 		if (i)
 			buf_addch(o, ',');
 		buf_addstr(o, "{\"name\":");
-		buf_add_json_str(o, r[i].name, strlen(r[i].name));
+		buf_add_json_str(o, r[i].sc->name, strlen(r[i].sc->name));
 		buf_addstr(o, ",\"dir\":");
-		buf_add_json_str(o, r[i].dir, strlen(r[i].dir));
+		buf_add_json_str(o, r[i].sc->dir, strlen(r[i].sc->dir));
 		buf_addstr(o, ",\"file\":");
-		if (r[i].file != NULL)
-			buf_add_json_str(o, r[i].file, strlen(r[i].file));
-		else
-			buf_addstr(o, "null");
+		json_str_or_null(o, r[i].sc->file != NULL ?
+		    base_name(r[i].sc->file) : NULL);
+		buf_addstr(o, ",\"model\":");
+		json_str_or_null(o, r[i].model);
 		buf_addstr(o, ",\"error\":");
-		if (r[i].error)
-			buf_add_json_str(o, r[i].msg, strlen(r[i].msg));
-		else
-			buf_addstr(o, "null");
+		json_str_or_null(o, r[i].error ? r[i].msg : NULL);
 		buf_addf(o, ",\"attackers\":%zu,\"banned\":%zu,\"recall\":",
 		    s->attackers, s->banned);
-		if (s->attackers)
-			buf_addf(o, "%.4f", (double)s->banned /
-			    (double)s->attackers);
-		else
-			buf_addstr(o, "null");
+		json_recall(o, s->banned, s->attackers);
 		buf_addstr(o, ",\"false_bans\":");
 		json_strs(o, s->false_bans, s->nfalse);
 		buf_addstr(o, ",\"unlabeled_bans\":");
@@ -831,25 +962,58 @@ print_json(const struct result *r, size_t n, const char *analyst,
 		    "\"findings\":%zu,\"bans\":%zu",
 		    (unsigned long long)r[i].rows, r[i].seconds,
 		    (unsigned long long)r[i].queries, r[i].findings, r[i].bans);
-		if (r[i].agent)
-			buf_addf(o, ",\"turns\":%d,\"tokens\":%lld,"
+		if (r[i].agent) {
+			buf_addf(o, ",\"fallback\":%s", r[i].fallback ?
+			    "true" : "false");
+			buf_addf(o, ",\"called\":%s,\"turns\":%d,\"tokens\":%lld,"
 			    "\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-			    "\"cost\":%.6f,\"refused\":%u,\"stop\":\"%s\"}",
-			    r[i].turns, (long long)(r[i].prompt_tokens +
+			    "\"cost\":%.6f,\"refused\":%u,\"stop\":",
+			    r[i].called ? "true" : "false", r[i].turns,
+			    (long long)(r[i].prompt_tokens +
 			    r[i].completion_tokens),
 			    (long long)r[i].prompt_tokens,
 			    (long long)r[i].completion_tokens, r[i].cost,
-			    r[i].refused, r[i].stop != NULL ? r[i].stop : "");
-		else
+			    r[i].refused);
+			json_str_or_null(o, r[i].stop);
+			buf_addch(o, '}');
+		} else
 			buf_addstr(o, ",\"turns\":null,\"tokens\":null,"
 			    "\"cost\":null}");
-		ta += s->attackers;
-		tb += s->banned;
-		tf += s->nfalse;
-		tu += s->nunlabeled;
+		totals_add(&all, &r[i]);
 	}
 	buf_addf(o, "],\"total\":{\"attackers\":%zu,\"banned\":%zu,"
-	    "\"false_bans\":%zu,\"unlabeled_bans\":%zu}}\n", ta, tb, tf, tu);
+	    "\"false_bans\":%zu,\"unlabeled_bans\":%zu}", all.attackers,
+	    all.banned, all.nfalse, all.nunlabeled);
+	if (strcmp(analyst, "llm") == 0) {
+		buf_addstr(o, ",\"models\":[");
+		for (size_t m = 0; m < nmodels; m++) {
+			struct totals t;
+			unsigned refused = 0;
+			memset(&t, 0, sizeof(t));
+			for (size_t i = 0; i < nscen; i++) {
+				totals_add(&t, &r[i * nmodels + m]);
+				refused += r[i * nmodels + m].refused;
+			}
+			if (m)
+				buf_addch(o, ',');
+			buf_addstr(o, "{\"model\":");
+			json_str_or_null(o, r[m].model);
+			buf_addf(o, ",\"scenarios\":%zu,\"attackers\":%zu,"
+			    "\"banned\":%zu,\"recall\":", t.scenarios,
+			    t.attackers, t.banned);
+			json_recall(o, t.banned, t.attackers);
+			buf_addf(o, ",\"false_bans\":%zu,\"unlabeled_bans\":%zu,"
+			    "\"turns\":%d,\"prompt_tokens\":%lld,"
+			    "\"completion_tokens\":%lld,\"cost\":%.6f,"
+			    "\"seconds\":%.3f,\"concluded\":%zu,\"refused\":%u}",
+			    t.nfalse, t.nunlabeled, t.turns,
+			    (long long)t.prompt_tokens,
+			    (long long)t.completion_tokens, t.cost, t.seconds,
+			    t.concluded, refused);
+		}
+		buf_addch(o, ']');
+	}
+	buf_addstr(o, "}\n");
 }
 
 int
@@ -857,10 +1021,11 @@ cmd_eval(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_ANALYST_KIND, O_FILE, O_FORMAT, O_LOGFMT,
 	    O_JSONFIELD, O_TRUSTED, O_MAXMEM, O_MAXLINE, O_ANALYST,
-	    O_AGENT };
+	    O_AGENT, O_MODEL };
 	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "analyst", required_argument, NULL, O_ANALYST_KIND },
+		{ "model", required_argument, NULL, O_MODEL },
 		{ "file", required_argument, NULL, O_FILE },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
@@ -870,38 +1035,20 @@ cmd_eval(int argc, char **argv)
 		{ "max-line", required_argument, NULL, O_MAXLINE },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "llm-base-url", required_argument, NULL, O_AGENT },
-		{ "llm-model", required_argument, NULL, O_AGENT },
-		{ "llm-api-key-file", required_argument, NULL, O_AGENT },
-		{ "llm-header", required_argument, NULL, O_AGENT },
-		{ "llm-temperature", required_argument, NULL, O_AGENT },
-		{ "llm-max-tokens", required_argument, NULL, O_AGENT },
-		{ "llm-price-prompt", required_argument, NULL, O_AGENT },
-		{ "llm-price-completion", required_argument, NULL, O_AGENT },
-		{ "agent-triage", required_argument, NULL, O_AGENT },
-		{ "agent-triage-min-severity", required_argument, NULL,
-		    O_AGENT },
-		{ "agent-max-turns", required_argument, NULL, O_AGENT },
-		{ "agent-max-tokens", required_argument, NULL, O_AGENT },
-		{ "agent-max-usd-cycle", required_argument, NULL, O_AGENT },
-		{ "agent-max-usd-day", required_argument, NULL, O_AGENT },
-		{ "agent-max-seconds", required_argument, NULL, O_AGENT },
-		{ "agent-language", required_argument, NULL, O_AGENT },
-		{ "agent-system-prompt-file", required_argument, NULL,
-		    O_AGENT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct settings st;
-	struct eval_llm el, *elp = NULL;
-	char *key = NULL;
+	struct eval_llm *el = NULL;
+	struct scenario *sc = NULL;
 	struct buf out = BUF_INIT, errs = BUF_INIT;
-	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
+	struct option *longopts = settings_longopts(baseopts, O_ANALYST,
+	    O_AGENT);
 	struct result *res = NULL;
 	const char *analyst = "stats", *want = NULL;
-	size_t n = 0;
+	const char **models = NULL;
+	size_t nscen = 0, nmodels = 0, nres = 0;
 	int ch, idx, rc = 2, verbose = 0, any_false = 0, any_error = 0;
 
-	memset(&el, 0, sizeof(el));
 	settings_init(&st);
 	if (settings_preload_config(&st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
@@ -924,6 +1071,24 @@ cmd_eval(int argc, char **argv)
 			}
 			want = optarg;
 			break;
+		case O_MODEL:
+		case O_AGENT:
+			/* --model and --llm-model: several make one table
+			 * to compare them. */
+			if (ch == O_MODEL ||
+			    strcmp(longopts[idx].name, "llm-model") == 0) {
+				if (optarg[0] == '\0') {
+					log_warnx("--%s: empty",
+					    longopts[idx].name);
+					goto out;
+				}
+				models = xreallocarray(models, nmodels + 1,
+				    sizeof(*models));
+				models[nmodels++] = optarg;
+			} else if (settings_option(&st, longopts[idx].name,
+			    optarg) != 0)
+				goto out;
+			break;
 		case O_FORMAT:
 		case O_LOGFMT:
 		case O_JSONFIELD:
@@ -931,7 +1096,6 @@ cmd_eval(int argc, char **argv)
 		case O_MAXMEM:
 		case O_MAXLINE:
 		case O_ANALYST:
-		case O_AGENT:
 			if (settings_option(&st, longopts[idx].name, optarg) != 0)
 				goto out;
 			break;
@@ -952,15 +1116,35 @@ cmd_eval(int argc, char **argv)
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
 	if (strcmp(analyst, "llm") == 0) {
-		char lerr[512];
+		/* The models named, else the configured one. */
+		if (nmodels == 0 && st.llm_model != NULL) {
+			models = xreallocarray(models, 1, sizeof(*models));
+			models[nmodels++] = st.llm_model;
+		}
+		if (nmodels == 0)
+			nmodels = 1; /* settings_llm_open says what is missing */
+		el = xcalloc(nmodels, sizeof(*el));
+		for (size_t m = 0; m < nmodels; m++) {
+			struct settings one = st;
+			char lerr[512];
 
-		if (settings_llm_open(&st, &el.llm, &key, lerr,
-		    sizeof(lerr)) != 0) {
-			log_warnx("eval --analyst llm: %s", lerr);
+			/* A shallow copy that differs in the model only. */
+			one.llm_model = models != NULL ? (char *)models[m] :
+			    NULL;
+			if (settings_llm_open(&one, &el[m].llm, &el[m].key,
+			    lerr, sizeof(lerr)) != 0) {
+				log_warnx("eval --analyst llm: %s", lerr);
+				goto out;
+			}
+			el[m].model = one.llm_model;
+		}
+	} else if (strcmp(analyst, "stats") == 0) {
+		if (nmodels > 0) {
+			log_warnx("eval: --model is for --analyst llm");
 			goto out;
 		}
-		elp = &el;
-	} else if (strcmp(analyst, "stats") != 0) {
+		nmodels = 1;
+	} else {
 		log_warnx("eval: unknown analyst \"%s\" (stats or llm)",
 		    analyst);
 		goto out;
@@ -971,35 +1155,61 @@ cmd_eval(int argc, char **argv)
 		goto out;
 	}
 	st.load.progress = 0;
-	n = (size_t)(argc - optind);
-	res = xcalloc(n, sizeof(*res));
-	for (size_t i = 0; i < n; i++) {
-		eval_one(argv[optind + (int)i], want, &st, elp, &res[i]);
-		if (res[i].error) {
+	nscen = (size_t)(argc - optind);
+	sc = xcalloc(nscen, sizeof(*sc));
+	res = xcalloc(nscen * nmodels, sizeof(*res));
+	/* Scenario by scenario, so one store is in memory at a time and
+	 * every model sees the same rows. */
+	for (size_t i = 0; i < nscen; i++) {
+		scenario_load(&sc[i], argv[optind + (int)i], want, &st);
+		if (sc[i].error != NULL) {
 			any_error = 1;
-			log_warnx("%s", res[i].msg);
+			log_warnx("%s", sc[i].error);
 		}
-		if (res[i].score.nfalse > 0)
-			any_false = 1;
+		for (size_t m = 0; m < nmodels; m++) {
+			struct result *r = &res[i * nmodels + m];
+			eval_one(&sc[i], &st, el != NULL ? &el[m] : NULL, r);
+			nres++;
+			if (r->error && sc[i].error == NULL) {
+				any_error = 1;
+				log_warnx("%s", r->msg);
+			}
+			if (r->score.nfalse > 0)
+				any_false = 1;
+		}
+		/* The rows are not needed any more; the names are. */
+		if (sc[i].loaded) {
+			store_release(&sc[i].store);
+			sc[i].loaded = 0;
+		}
 	}
 	if (st.json)
-		print_json(res, n, analyst, &out);
+		print_json(res, nscen, nmodels, analyst, &out);
+	else if (el != NULL)
+		print_text_llm(res, nscen, nmodels, &out);
 	else
-		print_text(res, n, analyst, &out);
+		print_text_stats(res, nscen, &out);
 	fwrite(out.p, 1, out.len, stdout);
 	fflush(stdout);
 	rc = any_error ? 2 : any_false ? 1 : 0;
 out:
-	for (size_t i = 0; i < n && res != NULL; i++)
+	for (size_t i = 0; i < nres; i++)
 		result_release(&res[i]);
 	free(res);
-	free(longopts);
-	if (el.llm != NULL)
-		llm_free(el.llm);
-	if (key != NULL) {
-		explicit_bzero(key, strlen(key));
-		free(key);
+	for (size_t i = 0; i < nscen && sc != NULL; i++)
+		scenario_release(&sc[i]);
+	free(sc);
+	for (size_t m = 0; m < nmodels && el != NULL; m++) {
+		if (el[m].llm != NULL)
+			llm_free(el[m].llm);
+		if (el[m].key != NULL) {
+			explicit_bzero(el[m].key, strlen(el[m].key));
+			free(el[m].key);
+		}
 	}
+	free(el);
+	free(models);
+	free(longopts);
 	buf_release(&out);
 	buf_release(&errs);
 	settings_release(&st);

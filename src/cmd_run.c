@@ -84,10 +84,7 @@ run_usage(FILE *f, const char *cmd)
 "                             (the built-in analyst alone) or auto (llm\n"
 "                             when a key or llm_base_url is configured;\n"
 "                             the default)\n"
-"  --llm-base-url URL --llm-model NAME   the model (key from\n"
-"                             llm_api_key_file, $LLM_API_KEY or\n"
-"                             $OPENROUTER_API_KEY); --llm-*, --agent-*\n"
-"                             as in the config\n"
+"  --llm-*, --agent-*         the model and the agent (below)\n"
 "  --window DUR               logs judged per cycle (default 15m)\n"
 "  --interval DUR             watch: time between cycles (default 60s)\n"
 "  -f, --follow               watch: read files as they grow, detect as\n"
@@ -108,11 +105,13 @@ run_usage(FILE *f, const char *cmd)
 "  --format F, --trusted-proxy CIDR, --max-memory SIZE, ...  as for scan\n"
 "  -n                         check the configuration, then exit\n"
 "  -v                         more messages\n"
-"\n"
-"Analyst thresholds (config key with underscores, or as an option):\n",
+"\n",
 	    cmd, strcmp(cmd, "run") == 0 ?
 "One detection cycle over the last window of logs.\n" :
 "Detection cycles every interval until SIGINT or SIGTERM.\n");
+	settings_agent_usage(f);
+	fputs("\nAnalyst thresholds (config key with underscores, or as an "
+	    "option):\n", f);
 	analyst_usage(f);
 }
 
@@ -163,32 +162,15 @@ runner_setup(struct runner *R, int argc, char **argv)
 		{ "guard-verify-crawlers", required_argument, NULL, O_SET },
 		{ "input", required_argument, NULL, O_SET },
 		{ "analyst", required_argument, NULL, O_KIND },
-		{ "llm-base-url", required_argument, NULL, O_SET },
-		{ "llm-model", required_argument, NULL, O_SET },
-		{ "llm-api-key-file", required_argument, NULL, O_SET },
-		{ "llm-header", required_argument, NULL, O_SET },
-		{ "llm-temperature", required_argument, NULL, O_SET },
-		{ "llm-max-tokens", required_argument, NULL, O_SET },
-		{ "llm-price-prompt", required_argument, NULL, O_SET },
-		{ "llm-price-completion", required_argument, NULL, O_SET },
-		{ "agent-triage", required_argument, NULL, O_SET },
-		{ "agent-triage-min-severity", required_argument, NULL, O_SET },
-		{ "agent-max-turns", required_argument, NULL, O_SET },
-		{ "agent-max-tokens", required_argument, NULL, O_SET },
-		{ "agent-max-usd-cycle", required_argument, NULL, O_SET },
-		{ "agent-max-usd-day", required_argument, NULL, O_SET },
-		{ "agent-max-seconds", required_argument, NULL, O_SET },
-		{ "agent-language", required_argument, NULL, O_SET },
-		{ "agent-system-prompt-file", required_argument, NULL, O_SET },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
+	struct option *longopts = settings_longopts(baseopts, O_ANALYST,
+	    O_SET);
 	struct buf errs = BUF_INIT;
 	char err[1024];
 	int ch, idx, rc = 2, cli_mode = -1, check_only = 0, verbose = 0;
 	int64_t now = clock_wall_ns();
 	const char *kind = NULL;
-	char *kind_cfg = settings_config_analyst(argc, argv);
 
 	if (settings_preload_config(&R->st, argc, argv, &errs) != 0) {
 		fputs(errs.p, stderr);
@@ -242,7 +224,8 @@ runner_setup(struct runner *R, int argc, char **argv)
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
 	if (kind == NULL)
-		kind = kind_cfg != NULL ? kind_cfg : "auto";
+		kind = R->st.analyst_kind != NULL ? R->st.analyst_kind :
+		    "auto";
 	if (settings_analyst_open(&R->st, R->cmd, kind, 0, &R->llm,
 	    &R->llm_key) != 0)
 		goto out;
@@ -349,7 +332,6 @@ runner_setup(struct runner *R, int argc, char **argv)
 out:
 	buf_release(&errs);
 	free(longopts);
-	free(kind_cfg);
 	return rc;
 }
 

@@ -53,11 +53,8 @@ scan_usage(FILE *f)
 "                         agent: the analyst's findings as leads, a model\n"
 "                         decides), auto (llm when a key or llm_base_url\n"
 "                         is configured, else stats) or none\n"
-"  --llm-base-url URL --llm-model NAME   the model (key from\n"
-"                         llm_api_key_file, $LLM_API_KEY or\n"
-"                         $OPENROUTER_API_KEY); --llm-*, --agent-* as in\n"
-"                         the config\n"
-"                         (only read and summarise)\n"
+"                         (none: only read and summarise)\n"
+"  --llm-*, --agent-*     the model and the agent (below)\n"
 "  -v                     more messages (repeat for debug)\n"
 "\n"
 "Banning (dry-run unless --apply, dry_run = false, or DRY_RUN=0):\n"
@@ -69,8 +66,10 @@ scan_usage(FILE *f)
 "  --audit-file FILE      JSON-lines audit trail (- = stderr)\n"
 "  --guard-allow CIDR, --guard-allow-file FILE, --guard-max-per-cycle N,\n"
 "  --guard-max-per-hour N, --guard-verify-crawlers BOOL\n"
-"\n"
-"Analyst thresholds (config key with underscores, or as an option):\n");
+"\n");
+	settings_agent_usage(f);
+	fputs("\nAnalyst thresholds (config key with underscores, or as an "
+	    "option):\n", f);
 	analyst_usage(f);
 }
 
@@ -369,30 +368,12 @@ scan_dry_agent(struct store *s, const struct settings *st,
 	c.end_ns = s->rows > 0 ? s->tmax + 1 : now;
 	c.now_ns = now;
 	c.duration_ns = st->ban_duration_ns;
-	if (scan_agent(&c, st, llm, rep, &br, ag)) {
+	/* The model's accepted proposals stand; when a fallback applies
+	 * the built-in analyst's decisions are added to them. */
+	if (scan_agent(&c, st, llm, rep, &br, ag))
 		report_decide(rep, &st->analyst->guard, &st->load.trusted,
 		    "dry-run");
-	} else {
-		for (size_t i = 0; i < br.n; i++) {
-			const struct ban_result *b = &br.v[i];
-			struct ban *nb;
-			if (strcmp(b->verdict, "dry-run") != 0)
-				continue;
-			if (rep->nb == rep->capb) {
-				rep->capb = rep->capb ? rep->capb * 2 : 16;
-				rep->b = xreallocarray(rep->b, rep->capb,
-				    sizeof(*rep->b));
-			}
-			nb = &rep->b[rep->nb++];
-			memset(nb, 0, sizeof(*nb));
-			snprintf(nb->value, sizeof(nb->value), "%s", b->value);
-			nb->scope = b->scope;
-			nb->scenario = b->scenario;
-			nb->verdict = "dry-run";
-			nb->reason = xstrdup(b->reason);
-			nb->severity = 50;
-		}
-	}
+	report_add_verdicts(rep, &br);
 	ban_results_release(&br);
 	guard_release(&g);
 }
@@ -558,23 +539,6 @@ cmd_scan(int argc, char **argv)
 		{ "guard-max-per-cycle", required_argument, NULL, O_SET },
 		{ "guard-max-per-hour", required_argument, NULL, O_SET },
 		{ "guard-verify-crawlers", required_argument, NULL, O_SET },
-		{ "llm-base-url", required_argument, NULL, O_SET },
-		{ "llm-model", required_argument, NULL, O_SET },
-		{ "llm-api-key-file", required_argument, NULL, O_SET },
-		{ "llm-header", required_argument, NULL, O_SET },
-		{ "llm-temperature", required_argument, NULL, O_SET },
-		{ "llm-max-tokens", required_argument, NULL, O_SET },
-		{ "llm-price-prompt", required_argument, NULL, O_SET },
-		{ "llm-price-completion", required_argument, NULL, O_SET },
-		{ "agent-triage", required_argument, NULL, O_SET },
-		{ "agent-triage-min-severity", required_argument, NULL, O_SET },
-		{ "agent-max-turns", required_argument, NULL, O_SET },
-		{ "agent-max-tokens", required_argument, NULL, O_SET },
-		{ "agent-max-usd-cycle", required_argument, NULL, O_SET },
-		{ "agent-max-usd-day", required_argument, NULL, O_SET },
-		{ "agent-max-seconds", required_argument, NULL, O_SET },
-		{ "agent-language", required_argument, NULL, O_SET },
-		{ "agent-system-prompt-file", required_argument, NULL, O_SET },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct settings st;
@@ -584,9 +548,10 @@ cmd_scan(int argc, char **argv)
 	struct report rep;
 	struct buf out = BUF_INIT, errs = BUF_INIT, ag = BUF_INIT;
 	struct llm *llm = NULL;
-	char *llm_key = NULL, *kind_cfg = settings_config_analyst(argc, argv);
+	char *llm_key = NULL;
 	const char *kind = NULL;
-	struct option *longopts = analyst_longopts(baseopts, O_ANALYST);
+	struct option *longopts = settings_longopts(baseopts, O_ANALYST,
+	    O_SET);
 	char err[1024];
 	int ch, idx, rc = 2, check_only = 0, follow = 0, verbose = 0;
 	int analysis = 1, cli_mode = -1, apply;
@@ -665,7 +630,8 @@ cmd_scan(int argc, char **argv)
 	if (verbose)
 		log_init(NULL, log_verbosity() + verbose);
 	if (kind == NULL)
-		kind = kind_cfg != NULL ? kind_cfg : "stats";
+		kind = st.analyst_kind != NULL ? st.analyst_kind :
+		    "stats";
 	analysis = strcmp(kind, "none") != 0;
 	if (settings_analyst_open(&st, "scan", kind, 1, &llm, &llm_key) != 0)
 		goto out;
@@ -738,7 +704,6 @@ out:
 		explicit_bzero(llm_key, strlen(llm_key));
 		free(llm_key);
 	}
-	free(kind_cfg);
 	buf_release(&ag);
 	ban_results_release(&br);
 	report_release(&rep);

@@ -672,3 +672,32 @@ report_text_findings(const struct report *r, struct buf *o)
 		    b->value, b->scenario);
 	}
 }
+
+void
+report_add_verdicts(struct report *r, const struct ban_results *br)
+{
+	for (size_t i = 0; i < br->n; i++) {
+		const struct ban_result *b = &br->v[i];
+		struct ban *nb;
+		int dup = 0;
+
+		if (strcmp(b->verdict, "dry-run") != 0)
+			continue;
+		for (size_t k = 0; k < r->nb && !dup; k++)
+			dup = strcmp(r->b[k].value, b->value) == 0;
+		if (dup)
+			continue;
+		if (r->nb == r->capb) {
+			r->capb = r->capb ? r->capb * 2 : 16;
+			r->b = xreallocarray(r->b, r->capb, sizeof(*r->b));
+		}
+		nb = &r->b[r->nb++];
+		memset(nb, 0, sizeof(*nb));
+		snprintf(nb->value, sizeof(nb->value), "%s", b->value);
+		nb->scope = b->scope;
+		nb->scenario = b->scenario;
+		nb->verdict = "dry-run";
+		nb->reason = xstrdup(b->reason);
+		nb->severity = 50;
+	}
+}

@@ -282,12 +282,30 @@ guard_release(struct guard *g)
 	free(g->hour);
 	g->hour = NULL;
 	g->nhour = g->caphour = 0;
+	free(g->cycle);
+	g->cycle = NULL;
+	g->ncycle = g->capcycle = 0;
 }
 
 void
 guard_cycle_begin(struct guard *g)
 {
 	g->cycle_bans = 0;
+	g->ncycle = 0;
+}
+
+/* Accepted earlier in this cycle: the same value or a range holding it.
+ * Two proposers (the model, then the built-in analyst after a budget
+ * stop) may name the same client; in apply mode the state file would
+ * catch the second, in dry-run only this does. */
+static int
+cycle_has(const struct guard *g, const struct cidr *c)
+{
+	for (size_t i = 0; i < g->ncycle; i++)
+		if (g->cycle[i].prefix <= c->prefix &&
+		    cidr_contains(&g->cycle[i], &c->addr))
+			return 1;
+	return 0;
 }
 
 /* ---- judging */
@@ -940,6 +958,12 @@ guard_judge(struct guard *g, struct source *src, int64_t start_ns,
 	}
 
 	/* Already banned: a skip, before any query is spent on it. */
+	if (cycle_has(g, &c)) {
+		v->code = GUARD_DUPLICATE;
+		snprintf(v->reason, sizeof(v->reason), "%s in this cycle",
+		    guard_code_name(GUARD_DUPLICATE));
+		return GUARD_DUPLICATE;
+	}
 	if (g->state != NULL) {
 		se = state_find(g->state, v->value, now_ns);
 		if (se == NULL)
@@ -1012,5 +1036,11 @@ guard_judge(struct guard *g, struct source *src, int64_t start_ns,
 		    "already (max_per_hour)", g->nhour);
 	g->cycle_bans++;
 	hour_add(g, now_ns);
+	if (g->ncycle == g->capcycle) {
+		g->capcycle = g->capcycle ? g->capcycle * 2 : 64;
+		g->cycle = xreallocarray(g->cycle, g->capcycle,
+		    sizeof(*g->cycle));
+	}
+	g->cycle[g->ncycle++] = c;
 	return GUARD_OK;
 }

@@ -29,6 +29,8 @@
 #define LLM_MAX_RESPONSE (8u * 1024 * 1024)
 /* A server asking for a longer pause than this is not waited for. */
 #define LLM_RETRY_AFTER_MAX (30 * SEC)
+/* GET /models, read once at start. */
+#define LLM_PRICES_TIMEOUT (15 * SEC)
 /* How much of a server's error text goes into a message. */
 #define LLM_ERR_TEXT_MAX 300
 /* Tool calls accepted in one message: more is a runaway model. */
@@ -54,6 +56,7 @@ struct llm {
 	int openrouter;       /* the host is openrouter.ai */
 	int tool_choice;      /* send "tool_choice": not to Ollama */
 	uint64_t next_id;     /* for made-up call ids */
+	int prices_pending;   /* GET /models before the first chat */
 };
 
 void
@@ -262,6 +265,8 @@ llm_new(const struct llm_opts *o, struct llm_error *e)
 	c->price_completion = o->price_completion > 0 ?
 	    o->price_completion : 0;
 	c->next_id = 1;
+	c->prices_pending = o->fetch_prices && c->price_prompt == 0 &&
+	    c->price_completion == 0;
 
 	url_host_port(c->base_url, host, sizeof(host), port, sizeof(port));
 	c->openrouter = host_is(host, "openrouter.ai");
@@ -1062,6 +1067,19 @@ llm_chat(struct llm *c, json_t *messages, json_t *tools,
 		err_set(e, LLM_E_USAGE, "llm: no messages to send");
 		return -1;
 	}
+	/* Prices change: read the provider's list once, at the first call
+	 * (not at start: `-n` and a run that never calls the model stay
+	 * off the network), so that USD budgets hold where replies carry
+	 * no usage.cost.  Local servers list no prices: their tokens are
+	 * free, and that is no error. */
+	if (c->prices_pending) {
+		struct llm_error pe;
+		c->prices_pending = 0;
+		memset(&pe, 0, sizeof(pe));
+		if (llm_fetch_prices(c, &pe) != 0)
+			log_debug("%s; costs only as the replies report them",
+			    pe.msg);
+	}
 	body = llm_request_body(c, messages, tools);
 	if (body == NULL) {
 		err_set(e, LLM_E_USAGE, "llm: the request cannot be written "
@@ -1206,7 +1224,9 @@ llm_fetch_prices(struct llm *c, struct llm_error *e)
 	rq.nheaders = c->nheaders - 1;
 	rq.bearer = c->api_key;
 	rq.ca_file = c->ca_file;
-	rq.timeout_ns = c->timeout_ns;
+	/* A price list is no reason to hold up a start for minutes. */
+	rq.timeout_ns = c->timeout_ns < LLM_PRICES_TIMEOUT ? c->timeout_ns :
+	    LLM_PRICES_TIMEOUT;
 	rq.connect_timeout_ns = c->connect_timeout_ns;
 	rq.max_response = 4 * LLM_MAX_RESPONSE; /* hundreds of models */
 	http_response_init(&rs);
@@ -1251,6 +1271,8 @@ llm_fetch_prices(struct llm *c, struct llm_error *e)
 	err_set(e, LLM_E_PROTOCOL, "llm: model %s is not in the model list",
 	    c->model);
 done:
+	if (ret != 0 && c->api_key != NULL)
+		http_scrub(e->msg, sizeof(e->msg), c->api_key);
 	if (root != NULL)
 		json_decref(root);
 	http_response_release(&rs);

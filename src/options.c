@@ -33,6 +33,7 @@ settings_init(struct settings *st)
 	st->guard = xmalloc(sizeof(*st->guard));
 	guard_config_init(st->guard);
 	st->llm_temperature = 0.2;
+	st->llm_retries = -1;
 	st->agent = xmalloc(sizeof(*st->agent));
 	agent_config_init(st->agent);
 }
@@ -67,6 +68,7 @@ settings_release(struct settings *st)
 	for (size_t i = 0; i < st->ninputs; i++)
 		free(st->inputs[i]);
 	free(st->inputs);
+	free(st->analyst_kind);
 	free(st->llm_base_url);
 	free(st->llm_model);
 	free(st->llm_api_key_file);
@@ -256,6 +258,18 @@ settings_set_agent(struct settings *st, const char *name, const char *value,
 			return -1;
 		}
 		st->llm_max_tokens = (int)n;
+	} else if (strcmp(name, "llm_timeout") == 0)
+		return set_duration(name, value, 1000000000,
+		    &st->llm_timeout_ns, err, errlen);
+	else if (strcmp(name, "llm_connect_timeout") == 0)
+		return set_duration(name, value, 100000000,
+		    &st->llm_connect_timeout_ns, err, errlen);
+	else if (strcmp(name, "llm_retries") == 0) {
+		if (parse_u64(span_str(value), &n) != 0 || n > 10) {
+			snprintf(err, errlen, "llm_retries: want 0 to 10");
+			return -1;
+		}
+		st->llm_retries = (int)n;
 	} else if (strcmp(name, "llm_price_prompt") == 0)
 		return set_money(name, value, &st->llm_price_prompt, err,
 		    errlen);
@@ -539,7 +553,17 @@ settings_set(struct settings *st, const char *name, const char *value,
 	else if (strncmp(name, "llm_", 4) == 0 ||
 	    strncmp(name, "agent_", 6) == 0)
 		return settings_set_agent(st, name, value, err, errlen);
-	else
+	else if (strcmp(name, "analyst") == 0) {
+		/* Checked against what the command offers when it runs:
+		 * scan also knows none. */
+		if (strcmp(value, "llm") != 0 && strcmp(value, "stats") != 0 &&
+		    strcmp(value, "auto") != 0 && strcmp(value, "none") != 0) {
+			snprintf(err, errlen, "analyst: \"%s\" is not llm, "
+			    "stats, auto or none", value);
+			return -1;
+		}
+		replace_str(&st->analyst_kind, value);
+	} else
 		return settings_set_ban(st, name, value, err, errlen);
 	return 0;
 }
@@ -578,7 +602,7 @@ int
 settings_known_elsewhere(const char *name)
 {
 	static const char *const known[] = {
-		"window", "interval", "analyst", "dry_run",
+		"window", "interval", "dry_run",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(known); i++)
 		if (strcmp(name, known[i]) == 0)
@@ -707,8 +731,15 @@ settings_llm_open(const struct settings *st, struct llm **out,
 	lo.temperature = st->llm_temperature;
 	if (st->llm_max_tokens > 0)
 		lo.max_tokens = st->llm_max_tokens;
+	if (st->llm_timeout_ns > 0)
+		lo.timeout_ns = st->llm_timeout_ns;
+	if (st->llm_connect_timeout_ns > 0)
+		lo.connect_timeout_ns = st->llm_connect_timeout_ns;
+	if (st->llm_retries >= 0)
+		lo.retries = st->llm_retries;
 	lo.price_prompt = st->llm_price_prompt;
 	lo.price_completion = st->llm_price_completion;
+	lo.fetch_prices = 1;
 	memset(&le, 0, sizeof(le));
 	if ((*out = llm_new(&lo, &le)) == NULL) {
 		snprintf(err, errlen, "%s", le.msg);
@@ -720,39 +751,6 @@ settings_llm_open(const struct settings *st, struct llm **out,
 	}
 	*key_out = key;
 	return 0;
-}
-
-/* The config file's "analyst" (the last one), or NULL; free() it.  The
- * settings accept the key but do not keep it: it chooses the command's
- * path, not a parameter.  Errors in the file are reported by
- * settings_preload_config. */
-char *
-settings_config_analyst(int argc, char **argv)
-{
-	struct config c;
-	struct buf errs = BUF_INIT;
-	const struct config_entry *e;
-	const char *path = NULL;
-	char *v = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "-c") == 0 ||
-		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-			path = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-	}
-	if (path == NULL)
-		return NULL;
-	config_init(&c);
-	if (config_load(&c, path, &errs) == 0 &&
-	    (e = config_get(&c, "analyst")) != NULL)
-		v = xstrdup(e->value);
-	config_release(&c);
-	buf_release(&errs);
-	return v;
 }
 
 /* auto: whether a model is configured at all (a key somewhere, or a
@@ -815,4 +813,67 @@ settings_analyst_open(const struct settings *st, const char *cmd,
 		    "the built-in analyst decides", cmd, err);
 	}
 	return 0;
+}
+
+/*
+ * The model's and the agent's settings as long options.  One list, so
+ * scan, run, watch and eval take the same spellings and a setting added
+ * here reaches every command (settings_option maps the dashes back).
+ */
+static const char *const agent_options[] = {
+	"llm-base-url", "llm-model", "llm-api-key-file", "llm-header",
+	"llm-temperature", "llm-max-tokens", "llm-timeout",
+	"llm-connect-timeout", "llm-retries", "llm-price-prompt",
+	"llm-price-completion", "agent-triage", "agent-triage-min-severity",
+	"agent-max-turns", "agent-max-tokens", "agent-max-usd-cycle",
+	"agent-max-usd-day", "agent-max-seconds", "agent-language",
+	"agent-system-prompt-file", "agent-result-max-rows",
+	"agent-result-max-bytes", "agent-max-bad-calls",
+};
+
+struct option *
+settings_longopts(const struct option *base, int analyst_val, int agent_val)
+{
+	struct option *o = analyst_longopts(base, analyst_val);
+	size_t n = 0;
+
+	while (o[n].name != NULL)
+		n++;
+	o = xreallocarray(o, n + ARRAY_LEN(agent_options) + 1, sizeof(*o));
+	for (size_t k = 0; k < ARRAY_LEN(agent_options); k++) {
+		o[n + k].name = agent_options[k];
+		o[n + k].has_arg = required_argument;
+		o[n + k].flag = NULL;
+		o[n + k].val = agent_val;
+	}
+	memset(&o[n + ARRAY_LEN(agent_options)], 0, sizeof(*o));
+	return o;
+}
+
+void
+settings_agent_usage(FILE *f)
+{
+	fputs(
+"The model (an OpenAI-compatible endpoint; the key from llm_api_key_file,\n"
+"$LLM_API_KEY or $OPENROUTER_API_KEY, never shown):\n"
+"  --llm-base-url URL     default OpenRouter; Ollama, vLLM, llama.cpp too\n"
+"  --llm-model NAME       e.g. x-ai/grok-4-fast\n"
+"  --llm-api-key-file F   --llm-header \"Name: value\" (repeat)\n"
+"  --llm-temperature T    0 to 2, or none (default 0.2)\n"
+"  --llm-max-tokens N     output tokens per answer (default 4096)\n"
+"  --llm-timeout DUR      per request (default 180s); --llm-connect-timeout\n"
+"  --llm-retries N        after refused connections, 429, 5xx (default 3)\n"
+"  --llm-price-prompt USD, --llm-price-completion USD   per token, when\n"
+"                         the provider reports no cost (else read from\n"
+"                         GET /models when it lists the model)\n"
+"The agent:\n"
+"  --agent-triage WHEN    signals (default), always or never\n"
+"  --agent-triage-min-severity N   signals: the least severity that calls\n"
+"  --agent-max-turns N, --agent-max-tokens N, --agent-max-usd-cycle USD,\n"
+"  --agent-max-usd-day USD, --agent-max-seconds S   budgets per cycle / day\n"
+"  --agent-language LANG  the report's language (default en)\n"
+"  --agent-system-prompt-file F   instead of the shipped prompt\n"
+"  --agent-result-max-rows N, --agent-result-max-bytes SIZE,\n"
+"  --agent-max-bad-calls N   caps on tool results and malformed calls\n",
+	    f);
 }

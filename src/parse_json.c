@@ -453,94 +453,21 @@ map_cb(void *ctx, struct span key, enum json_type t, struct span v)
 	}
 }
 
-static inline int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static const uint64_t pow10_tab[] = {
-	1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
-	10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
-	100000000000ull, 1000000000000ull, 10000000000000ull,
-	100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-	100000000000000000ull, 1000000000000000000ull,
-	10000000000000000000ull,
-};
-
 /*
  * A non-negative decimal ("15", "0.000929", ".5", "1.2e-3"), times
  * 10^scale, as an integer.  Finer digits are truncated; with `integral`
- * they must be zero.  The value is read exactly as mantissa * 10^exp: a
- * double would round nanoseconds.  -1 on a sign, junk or overflow.
+ * they must be zero.  -1 on a sign, junk or overflow.
  */
 static int
 num_scaled(struct span s, int scale, int integral, int64_t *out)
 {
-	const char *p = s.p;
-	size_t i = 0, n = s.n;
-	uint64_t mant = 0, r;
-	int64_t e10 = scale;
-	int nd = 0, digits = 0, lost = 0;
+	struct decimal d;
+	uint64_t r;
+	int inexact;
 
-	for (; i < n && is_digit(p[i]); i++, digits++) {
-		unsigned d = (unsigned char)p[i] - '0';
-		if (mant == 0 && d == 0)
-			continue;
-		if (nd == 19)
-			return -1; /* >= 10^19: too big in any unit */
-		mant = mant * 10 + d;
-		nd++;
-	}
-	if (i < n && p[i] == '.') {
-		for (i++; i < n && is_digit(p[i]); i++) {
-			unsigned d = (unsigned char)p[i] - '0';
-			digits++;
-			if (nd < 19 && (mant != 0 || d != 0)) {
-				mant = mant * 10 + d;
-				nd++;
-				e10--;
-			} else if (nd < 19)
-				e10--; /* leading zero of the fraction */
-			else if (d != 0)
-				lost = 1;
-		}
-	}
-	if (digits == 0)
-		return -1;
-	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-		int neg = 0;
-		int64_t x = 0;
-		size_t start;
-
-		i++;
-		if (i < n && (p[i] == '+' || p[i] == '-'))
-			neg = p[i++] == '-';
-		start = i;
-		for (; i < n && is_digit(p[i]); i++)
-			if (x < 100000)
-				x = x * 10 + (p[i] - '0');
-		if (i == start)
-			return -1;
-		e10 += neg ? -x : x;
-	}
-	if (i != n)
-		return -1;
-	if (mant == 0)
-		r = 0;
-	else if (e10 >= 0) {
-		if (e10 >= 19 || mant > (uint64_t)INT64_MAX / pow10_tab[e10])
-			return -1;
-		r = mant * pow10_tab[e10];
-	} else if (e10 <= -20) {
-		r = 0;
-		lost = 1;
-	} else {
-		r = mant / pow10_tab[-e10];
-		if (mant % pow10_tab[-e10] != 0)
-			lost = 1;
-	}
-	if (r > (uint64_t)INT64_MAX || (integral && lost))
+	if (parse_decimal_exp(s, 0, &d) != 0 ||
+	    decimal_to_u64(&d, scale, &r, &inexact) != 0 ||
+	    r > (uint64_t)INT64_MAX || (integral && inexact))
 		return -1;
 	*out = (int64_t)r;
 	return 0;

@@ -322,68 +322,16 @@ time_parse_rfc3339(struct span s, int64_t *out_ns)
 int
 time_parse_epoch(struct span s, int64_t *out_ns)
 {
-	const char *p = s.p;
-	size_t i = 0, n = s.n;
-	uint64_t mant = 0, ip, ns;
-	int64_t exp10 = 0, k;
-	int nd = 0, unit;
+	struct decimal d;
+	uint64_t ip, ns;
+	int unit, inexact;
 
-	if (n == 0 || n > EPOCH_MAXLEN || !is_digit(p[0]))
+	if (s.n == 0 || s.n > EPOCH_MAXLEN || !is_digit(s.p[0]) ||
+	    parse_decimal_exp(s, 1, &d) != 0)
 		return -1;
-	for (; i < n && is_digit(p[i]); i++) {
-		unsigned dg = (unsigned char)p[i] - '0';
-		if (mant == 0 && dg == 0)
-			continue; /* leading zero */
-		if (nd < 19) {
-			mant = mant * 10 + dg;
-			nd++;
-		} else
-			exp10++;
-	}
-	if (i < n && p[i] == '.') {
-		size_t start = ++i;
-		for (; i < n && is_digit(p[i]); i++) {
-			unsigned dg = (unsigned char)p[i] - '0';
-			if (mant == 0 && dg == 0) {
-				exp10--;
-				continue;
-			}
-			if (nd < 19) {
-				mant = mant * 10 + dg;
-				nd++;
-				exp10--;
-			}
-		}
-		if (i == start)
-			return -1;
-	}
-	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-		int neg = 0;
-		int64_t e = 0;
-		size_t start;
-		i++;
-		if (i < n && (p[i] == '+' || p[i] == '-'))
-			neg = p[i++] == '-';
-		start = i;
-		for (; i < n && is_digit(p[i]); i++)
-			if (e < 100000)
-				e = e * 10 + (p[i] - '0');
-		if (i == start)
-			return -1;
-		exp10 += neg ? -e : e;
-	}
-	if (i != n)
-		return -1;
-
-	/* Integer part, saturating, to choose the unit. */
-	if (mant == 0)
-		ip = 0;
-	else if (exp10 >= 0) {
-		ip = mant;
-		for (k = 0; k < exp10 && ip != UINT64_MAX; k++)
-			ip = ip > UINT64_MAX / 10 ? UINT64_MAX : ip * 10;
-	} else
-		ip = -exp10 >= 20 ? 0 : mant / pow10_u64[-exp10];
+	/* The integer part, saturating, chooses the unit. */
+	if (decimal_to_u64(&d, 0, &ip, &inexact) != 0)
+		ip = UINT64_MAX;
 	if (ip < 100000000000ULL)
 		unit = 9;
 	else if (ip < 100000000000000ULL)
@@ -392,18 +340,9 @@ time_parse_epoch(struct span s, int64_t *out_ns)
 		unit = 3;
 	else
 		unit = 0;
-
-	/* ns = mant * 10^(exp10 + unit), truncating any finer digits. */
-	k = exp10 + unit;
-	if (mant == 0)
-		ns = 0;
-	else if (k >= 0) {
-		if (k >= 20 || mant > UINT64_MAX / pow10_u64[k])
-			return -1;
-		ns = mant * pow10_u64[k];
-	} else
-		ns = -k >= 20 ? 0 : mant / pow10_u64[-k];
-	if (ns > (uint64_t)INT64_MAX)
+	/* Finer digits than a nanosecond are truncated. */
+	if (decimal_to_u64(&d, unit, &ns, &inexact) != 0 ||
+	    ns > (uint64_t)INT64_MAX)
 		return -1;
 	*out_ns = (int64_t)ns;
 	return 0;

@@ -435,6 +435,101 @@ parse_decimal_scaled(struct span s, int64_t scale, int64_t *out)
 	return 0;
 }
 
+static const uint64_t pow10_tab[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+	10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+	100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL,
+	10000000000000000000ULL,
+};
+
+int
+parse_decimal_exp(struct span s, int strict, struct decimal *d)
+{
+	const char *p = s.p;
+	size_t i = 0, n = s.n, start;
+	int nd = 0, idigits = 0, fdigits = 0;
+
+	memset(d, 0, sizeof(*d));
+	for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, idigits++) {
+		unsigned dg = (unsigned char)p[i] - '0';
+		if (d->mant == 0 && dg == 0)
+			continue; /* leading zero */
+		if (nd < 19) {
+			d->mant = d->mant * 10 + dg;
+			nd++;
+		} else {
+			d->exp10++; /* keeps the magnitude */
+			if (dg != 0)
+				d->lost = 1;
+		}
+	}
+	if (i < n && p[i] == '.') {
+		for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+			unsigned dg = (unsigned char)p[i] - '0';
+			fdigits++;
+			if (nd == 19) {
+				if (dg != 0)
+					d->lost = 1;
+				continue;
+			}
+			d->exp10--;
+			if (d->mant == 0 && dg == 0)
+				continue; /* a leading zero of the fraction */
+			d->mant = d->mant * 10 + dg;
+			nd++;
+		}
+		if (strict && (idigits == 0 || fdigits == 0))
+			return -1;
+	}
+	if (idigits + fdigits == 0)
+		return -1;
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		int neg = 0;
+		int64_t e = 0;
+
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			neg = p[i++] == '-';
+		start = i;
+		/* Past 10^5 every value is 0 or out of range anyway. */
+		for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			if (e < 100000)
+				e = e * 10 + (p[i] - '0');
+		if (i == start)
+			return -1;
+		d->exp10 += neg ? -e : e;
+	}
+	return i == n ? 0 : -1;
+}
+
+int
+decimal_to_u64(const struct decimal *d, int64_t shift, uint64_t *out,
+    int *inexact)
+{
+	int64_t k = d->exp10 + shift;
+
+	*inexact = d->lost;
+	if (d->mant == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (k >= 0) {
+		if (k >= 20 || d->mant > UINT64_MAX / pow10_tab[k])
+			return -1;
+		*out = d->mant * pow10_tab[k];
+	} else if (k <= -20) {
+		*out = 0;
+		*inexact = 1;
+	} else {
+		*out = d->mant / pow10_tab[-k];
+		if (d->mant % pow10_tab[-k] != 0)
+			*inexact = 1;
+	}
+	return 0;
+}
+
 /* Digits with optional '_' separators, e.g. "1_000"; returns chars used. */
 static size_t
 scan_digits(struct span s, uint64_t *v, int *ok)

@@ -130,7 +130,7 @@ def run_llm_down():
     got = sorted(b["value"] for b in d["bans"] if b["verdict"] == "dry-run")
     eq(got, want, "the built-in analyst's dry-run verdicts")
     t = run(["run", "--dry-run", "--state-file", STATE] +
-            llm_args(dead_url()) + [LOG], env=NOKEY)
+            llm_args(dead_url()) + ["--llm-retries", "0", LOG], env=NOKEY)
     eq(t.returncode, 0, "text exit")
     if "analyst: llm unavailable (" not in t.out or \
             "built-in analyst's findings used" not in t.out:
@@ -238,7 +238,7 @@ def scan_llm():
         eq(d["bans"], [], "the model proposed nothing")
     finally:
         f.close()
-    d, p = scan(llm_args(dead_url()))
+    d, p = scan(llm_args(dead_url()) + ["--llm-retries", "0"])
     eq(p.returncode, 0, "exit (%s)" % p.err[-300:])
     eq(d["agent"]["fallback"], True, "fallback")
     eq(sorted(b["value"] for b in d["bans"]), want, "analyst bans stand")
@@ -270,7 +270,52 @@ def run_llm_bans():
         f.close()
 
 
+def run_llm_budget_falls_back():
+    """A budget that stops the model mid-investigation is no verdict: its
+    bans so far stand and the built-in analyst's findings are judged too,
+    once each; the output names the budget."""
+    want = stats_bans()
+    ip = want[0]
+    f = Fake()
+    try:
+        script = [{"tool_calls": [{"name": "ban_ips", "arguments":
+                  {"bans": [{"ip": ip, "reason": "test"}]}}]},
+                  {"tool_calls": [{"name": "logsql_query", "arguments":
+                   {"query": "* | stats by (client_ip) count() hits"}}],
+                   "repeat": 3}]
+        body = json.dumps(script)
+        urllib.request.urlopen(urllib.request.Request(
+            "http://127.0.0.1:%d/fake/script" % f.port, data=body.encode(),
+            method="POST"), timeout=10).read()
+        args = llm_args(f.url) + ["--agent-max-turns", "2"]
+        d, p = run_cycle(args)
+        eq(p.returncode, 0, "exit (%s)" % p.err[-300:])
+        a = d["agent"]
+        eq(a["stop"], "budget-turns", "stop")
+        eq(a["turns"], 2, "turns")
+        eq(a["fallback"], True, "fallback after a budget stop")
+        got = sorted(b["value"] for b in d["bans"] if b["verdict"] == "dry-run")
+        eq(got, want, "the model's ban and the analyst's, each once")
+        mine = [b for b in d["bans"] if b["value"] == ip]
+        if not mine[0]["scenario"].startswith("anomaly-detect/llm") or \
+                mine[0]["verdict"] != "dry-run":
+            raise AssertionError("the model's ban is not its own: %r" %
+                                 mine[0])
+        # The analyst's finding of the same client: judged once only.
+        eq([(b["verdict"], b["code"]) for b in mine[1:]],
+           [("skipped", "already-banned")], "the second proposal")
+        t = run(["run", "--dry-run", "--state-file", STATE] + args + [LOG],
+                env=NOKEY)
+        if "llm stopped by a budget (budget-turns)" not in t.out or \
+                "not a verdict" not in t.out:
+            raise AssertionError("text: " + t.out[-800:])
+    finally:
+        f.close()
+
+
 case("run --analyst llm: the model is asked", run_llm_called)
+case("run --analyst llm: a budget stop adds the analyst's bans",
+     run_llm_budget_falls_back)
 case("run --analyst llm: the model's bans through the guard", run_llm_bans)
 case("run --analyst llm, endpoint down: the analyst's bans", run_llm_down)
 case("run: triage skips the model", run_triage_skips)

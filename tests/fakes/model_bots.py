@@ -3,7 +3,8 @@
 request's messages and decide the next assistant message, as a model
 would.  Served through fake_llm.py's validation and answer format:
 
-    model_bots.py --bot obeyer|competent|lazy [--max-seconds S]
+    model_bots.py --bot obeyer|competent|lazy|wanderer [--usage-cost]
+                  [--max-seconds S]
 
 binds 127.0.0.1 on an ephemeral port, prints the port as its first line
 and serves until standard input closes (like fake_llm.py).  Requests are
@@ -21,6 +22,15 @@ Bots:
              requests, the analyst's leads (their structured part, not
              the free text), and bans what the evidence shows.
   lazy       answers at once without a tool call.
+  wanderer   queries forever and never concludes (a turn budget ends it,
+             as the seed system saw with some models).
+
+The bot is --bot's, unless the request names a model "bot/<name>": then
+that bot answers, so one server plays several models for `eval --model
+A --model B`.  GET /models lists every "bot/<name>" with its own price
+(USD per token, as OpenRouter's pricing) and fake_llm's "test/model";
+with --usage-cost, answers also carry usage.cost (tokens x that price),
+as OpenRouter's do.
 """
 
 import argparse
@@ -137,11 +147,47 @@ def lazy(messages):
     return {"content": "nothing to report"}
 
 
-BOTS = {"obeyer": obeyer, "competent": competent, "lazy": lazy}
+WANDER_QUERIES = [
+    "* | stats by (client_ip) count() hits | sort by (hits desc) limit 5",
+    "* | stats by (request_uri) count() hits | sort by (hits desc) limit 5",
+    "* | stats by (http_user_agent) count() hits | sort by (hits desc) "
+    "limit 5",
+]
 
 
-def make_handler(bot):
+def wanderer(messages):
+    return query(WANDER_QUERIES[turn_of(messages) % len(WANDER_QUERIES)])
+
+
+BOTS = {"obeyer": obeyer, "competent": competent, "lazy": lazy,
+        "wanderer": wanderer}
+# USD per token (prompt, completion), as GET /models gives them.
+PRICES = {"obeyer": (0.0000001, 0.0000004), "competent": (0.0000002,
+          0.0000005), "lazy": (0.00000007, 0.0000001), "wanderer":
+          (0.00000015, 0.00000075)}
+USAGE_COST = False
+
+
+def bot_for(model, default):
+    if isinstance(model, str) and model.startswith("bot/") and \
+            model[4:] in BOTS:
+        return model[4:]
+    return default
+
+
+def make_handler(default):
     class BotHandler(fake_llm.Handler):
+        def do_GET(self):
+            if not self.path.endswith("/models"):
+                return fake_llm.Handler.do_GET(self)
+            data = [{"id": "test/model", "pricing": {
+                "prompt": "0.0000002", "completion": "0.0000005"}}]
+            for name in sorted(BOTS):
+                pp, pc = PRICES[name]
+                data.append({"id": "bot/" + name, "pricing": {
+                    "prompt": "%.10f" % pp, "completion": "%.10f" % pc}})
+            self.send(200, {"data": data})
+
         def do_POST(self):
             if not self.path.endswith("/chat/completions"):
                 return fake_llm.Handler.do_POST(self)
@@ -165,11 +211,15 @@ def make_handler(bot):
             if why is not None:
                 self.send(400, fake_llm.err_body(400, why))
                 return
-            item = bot(req["messages"])
+            name = bot_for(req.get("model"), default)
+            item = BOTS[name](req["messages"])
             pt = len(json.dumps(req["messages"])) // 4
-            item.setdefault("usage", {"prompt_tokens": pt,
-                                      "completion_tokens": 40,
-                                      "total_tokens": pt + 40})
+            usage = {"prompt_tokens": pt, "completion_tokens": 40,
+                     "total_tokens": pt + 40}
+            if USAGE_COST:
+                pp, pc = PRICES[name]
+                usage["cost"] = pt * pp + 40 * pc
+            item.setdefault("usage", usage)
             self.send(200, fake_llm.shorthand(item, req))
     return BotHandler
 
@@ -178,11 +228,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bot", choices=sorted(BOTS), required=True)
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--usage-cost", action="store_true")
     args = ap.parse_args()
+    global USAGE_COST
+    USAGE_COST = args.usage_cost
     fake_llm.ARGS = argparse.Namespace(key=None, echo_auth=False,
                                        reject_tool_choice=False,
                                        strict_fields=False)
-    srv = fake_llm.Server(("127.0.0.1", 0), make_handler(BOTS[args.bot]))
+    srv = fake_llm.Server(("127.0.0.1", 0), make_handler(args.bot))
     print(srv.server_address[1], flush=True)
 
     def stdin_watch():

@@ -97,6 +97,40 @@ test_settings(void **state)
 	free(p);
 }
 
+/* The model's settings and the analyst choice: values kept, bad ones
+ * named with their line, defaults left alone when absent. */
+static void
+test_settings_agent(void **state)
+{
+	struct settings st;
+	struct buf errs = BUF_INIT;
+	char want[512];
+	(void)state;
+	char *p = write_tmp("analyst = llm\nllm_timeout = 90s\n"
+	    "llm_connect_timeout = 2s\nllm_retries = 0\n"
+	    "llm_retries = 11\nllm_timeout = 10ms\nanalyst = maybe\n");
+	settings_init(&st);
+	assert_int_equal(st.llm_retries, -1);
+	assert_null(st.analyst_kind);
+	assert_int_equal(settings_load_config(&st, p, &errs), -1);
+	snprintf(want, sizeof(want), "%s:5: llm_retries:", p);
+	assert_non_null(strstr(errs.p, want));
+	snprintf(want, sizeof(want), "%s:6: llm_timeout:", p);
+	assert_non_null(strstr(errs.p, want));
+	snprintf(want, sizeof(want), "%s:7: analyst:", p);
+	assert_non_null(strstr(errs.p, want));
+	assert_null(strstr(errs.p, ":1:"));
+	assert_null(strstr(errs.p, ":4:"));
+	assert_string_equal(st.analyst_kind, "llm");
+	assert_true(st.llm_timeout_ns == 90LL * 1000000000LL);
+	assert_true(st.llm_connect_timeout_ns == 2LL * 1000000000LL);
+	assert_int_equal(st.llm_retries, 0);
+	settings_release(&st);
+	buf_release(&errs);
+	unlink(p);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -104,6 +138,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_errors_collected),
 		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_settings_agent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

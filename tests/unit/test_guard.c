@@ -376,11 +376,14 @@ test_evidence(void **state)
 	EXPECT(&g, NULL, "192.0.2.11", GUARD_NO_EVIDENCE, "its 1 request looks ordinary (no errors");
 	EXPECT(&g, NULL, "192.0.2.12", GUARD_NO_EVIDENCE, "its 13 requests "
 	    "look ordinary (3 refused or not found: below every threshold)");
-	/* Outside the window, the scanner is nobody. */
+	assert_int_equal(g.cycle_bans, 1);
+	/* Outside the window, the scanner is nobody (another cycle: in
+	 * this one it was accepted already). */
+	guard_cycle_begin(&g);
 	assert_int_equal(guard_judge(&g, &src, T0 + 7200 * SEC,
 	    T0 + 9000 * SEC, NULL, "203.0.113.5", NOW, &v), GUARD_NO_EVIDENCE);
 	assert_non_null(strstr(v.reason, "never seen"));
-	assert_int_equal(g.cycle_bans, 1);
+	assert_int_equal(g.cycle_bans, 0);
 	guard_release(&g);
 
 	/* No log store: refused, the reason says why. */
@@ -758,7 +761,9 @@ test_cohorts(void **state)
 		assert_int_equal(v.events, 2);
 		assert_true(v.first_ns >= T0 && v.last_ns <= T0 + 11 * SEC);
 	}
-	/* Without the analyst's report, the same address is refused. */
+	/* Without the analyst's report (in another cycle), the same
+	 * address is refused. */
+	guard_cycle_begin(&g);
 	EXPECT(&g, NULL, "198.51.100.100", GUARD_NO_EVIDENCE, "ordinary");
 	/* A cohort member never seen here: still no ban. */
 	finding_member(f, "198.51.100.250");
@@ -781,7 +786,11 @@ test_cohorts(void **state)
 	assert_int_equal(v.first_ns, T0 + SEC);
 	assert_int_equal(v.last_ns, T0 + 5 * SEC);
 	assert_non_null(strstr(v.reason, "ipv6-rotation"));
-	/* A member alone, through the cohort's range. */
+	/* A member, in the cycle that took its range: judged already. */
+	EXPECT(&g, &r, "2001:db8:1:2::3", GUARD_DUPLICATE,
+	    "already-banned in this cycle");
+	/* A member alone (another cycle), through the cohort's range. */
+	guard_cycle_begin(&g);
 	EXPECT(&g, &r, "2001:db8:1:2::3", GUARD_OK, "ipv6-rotation");
 	/* A /64 nobody was seen in, even inside a cohort's range. */
 	f = cohort_finding(&r, "anomaly-detect/ipv6-rotation",
@@ -885,6 +894,7 @@ test_caps(void **state)
 	struct guard_config cfg;
 	struct guard g;
 	struct guard_verdict v;
+	uint64_t q0;
 	(void)state;
 
 	guard_config_init(&cfg);
@@ -915,9 +925,20 @@ test_caps(void **state)
 	cfg.max_per_cycle = 0;
 	cfg.max_per_hour = 0;
 	guard_test_init(&g, &cfg, NULL, NULL);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++) {
+		guard_cycle_begin(&g);
 		EXPECT(&g, NULL, "203.0.113.5", GUARD_OK, "sensitive");
-	assert_int_equal(g.cycle_bans, 5);
+	}
+	assert_int_equal(g.nhour, 5);
+	/* Twice in one cycle (the model, then the analyst after a budget
+	 * stop): judged once, whatever the caps.  No state is needed: a
+	 * dry-run has none. */
+	EXPECT(&g, NULL, "203.0.113.6", GUARD_OK, "sensitive");
+	q0 = src.queries;
+	EXPECT(&g, NULL, "203.0.113.6", GUARD_DUPLICATE,
+	    "already-banned in this cycle");
+	assert_int_equal(src.queries, q0);
+	assert_int_equal(g.cycle_bans, 2);
 	guard_release(&g);
 	guard_config_release(&cfg);
 }

@@ -1091,6 +1091,33 @@ test_fetch_prices(void **state)
 	assert_int_equal(e.kind, LLM_E_PROTOCOL);
 	assert_non_null(strstr(e.msg, "no/such-model"));
 	llm_free(c);
+
+	/* fetch_prices: read before the first chat, so its tokens cost */
+	o.model = "test/model";
+	o.fetch_prices = 1;
+	c = llm_new(&o, &e);
+	assert_non_null(c);
+	assert_int_equal(chat1(c, "[{'usage':{'prompt_tokens':1000000,"
+	    "'completion_tokens':1000000}}]", &r, &e), 0);
+	assert_true(r.cost_usd > 0.6999 && r.cost_usd < 0.7001);
+	llm_free(c);
+	/* ... but configured prices win */
+	o.price_prompt = 0.000001;
+	c = llm_new(&o, &e);
+	assert_non_null(c);
+	assert_int_equal(chat1(c, "[{'usage':{'prompt_tokens':1000000,"
+	    "'completion_tokens':1000000}}]", &r, &e), 0);
+	assert_true(r.cost_usd > 0.9999 && r.cost_usd < 1.0001);
+	llm_free(c);
+	/* ... and a model the list lacks still chats, at no known cost */
+	o.price_prompt = 0;
+	o.model = "no/such-model";
+	c = llm_new(&o, &e);
+	assert_non_null(c);
+	assert_int_equal(chat1(c, "[{'usage':{'prompt_tokens':1000000,"
+	    "'completion_tokens':1000000}}]", &r, &e), 0);
+	assert_true(r.cost_usd == 0);
+	llm_free(c);
 	llm_reply_release(&r);
 }
 

@@ -102,6 +102,68 @@ test_size_duration(void **state)
 	assert_int_equal(parse_duration(SPAN_LIT("999999999999y"), &ns), -1);
 }
 
+/* d scaled by 10^shift, or -1 when not a number / out of range. */
+static int
+dec(const char *s, int strict, int64_t shift, uint64_t *out, int *inexact)
+{
+	struct decimal d;
+
+	if (parse_decimal_exp(span_str(s), strict, &d) != 0)
+		return -1;
+	return decimal_to_u64(&d, shift, out, inexact);
+}
+
+static void
+test_decimal_exp(void **state)
+{
+	uint64_t v;
+	int inexact;
+	(void)state;
+
+	assert_int_equal(dec("15", 1, 0, &v, &inexact), 0);
+	assert_true(v == 15 && !inexact);
+	assert_int_equal(dec("0.000929", 1, 9, &v, &inexact), 0);
+	assert_true(v == 929000 && !inexact);
+	/* the nanoseconds of a double-encoded epoch, exactly */
+	assert_int_equal(dec("1.7000000001234567e+09", 1, 9, &v, &inexact), 0);
+	assert_true(v == 1700000000123456700ULL && !inexact);
+	assert_int_equal(dec("1.2E-3", 1, 6, &v, &inexact), 0);
+	assert_true(v == 1200 && !inexact);
+	/* finer digits are truncated and said so */
+	assert_int_equal(dec("0.0000000015", 1, 9, &v, &inexact), 0);
+	assert_true(v == 1 && inexact);
+	assert_int_equal(dec("5e-30", 1, 9, &v, &inexact), 0);
+	assert_true(v == 0 && inexact);
+	/* zero in any spelling */
+	assert_int_equal(dec("0.000e+99999999", 1, 0, &v, &inexact), 0);
+	assert_true(v == 0 && !inexact);
+	/* beyond 19 significant digits: magnitude kept, the rest lost */
+	assert_int_equal(dec("12345678901234567891", 1, -1, &v, &inexact), 0);
+	assert_true(v == 1234567890123456789ULL && inexact);
+	assert_int_equal(dec("12345678901234567890", 1, -1, &v, &inexact), 0);
+	assert_true(v == 1234567890123456789ULL && !inexact);
+	/* overflow */
+	assert_int_equal(dec("18446744073709551620", 1, 0, &v, &inexact), -1);
+	assert_int_equal(dec("99999999999999999999", 1, 0, &v, &inexact), -1);
+	assert_int_equal(dec("1e20", 1, 0, &v, &inexact), -1);
+	/* 19 digits are kept: the 20th of UINT64_MAX is lost */
+	assert_int_equal(dec("18446744073709551615", 1, 0, &v, &inexact), 0);
+	assert_true(v == 18446744073709551610ULL && inexact);
+	assert_int_equal(dec("9223372036854775807", 1, 0, &v, &inexact), 0);
+	assert_true(v == INT64_MAX && !inexact);
+	/* strictness about the point */
+	assert_int_equal(dec(".5", 0, 1, &v, &inexact), 0);
+	assert_true(v == 5);
+	assert_int_equal(dec("5.", 0, 0, &v, &inexact), 0);
+	assert_int_equal(dec(".5", 1, 1, &v, &inexact), -1);
+	assert_int_equal(dec("5.", 1, 0, &v, &inexact), -1);
+	/* junk */
+	static const char *const bad[] = { "", ".", "-1", "+1", "1e", "1e+",
+	    "1x", " 1", "1 ", "1..2", "e5", "1e5.0", "0x10", "inf", "NaN" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(dec(bad[i], 0, 0, &v, &inexact), -1);
+}
+
 int
 main(void)
 {
@@ -111,6 +173,7 @@ main(void)
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_size_duration),
+		cmocka_unit_test(test_decimal_exp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
