@@ -110,6 +110,10 @@ static const struct {
 	{ "cohort", "anomaly-detect/llm-botnet" },
 };
 #define SCENARIO_DEFAULT "anomaly-detect/llm-agent"
+/* Answers cut by the output limit that are asked to go on, per cycle:
+ * a long report (Korean takes several tokens a word) arrives whole,
+ * and a model that never stops talking still ends. */
+#define AGENT_MAX_CONTINUATIONS 4
 
 void
 agent_config_init(struct agent_config *c)
@@ -765,12 +769,12 @@ agent_run(const struct agent_config *cfg, struct llm *llm,
     double spent_today, struct agent_result *r)
 {
 	struct cycle cy;
-	struct buf brief = BUF_INIT, out = BUF_INIT;
+	struct buf brief = BUF_INIT, out = BUF_INIT, report = BUF_INIT;
 	json_t *msgs = NULL, *tools = NULL;
 	char *prompt = NULL;
 	const char *stop;
 	int64_t t0 = clock_mono_ns();
-	int rc = 0;
+	int rc = 0, continuations = 0;
 
 	memset(r, 0, sizeof(*r));
 	ban_results_init(&r->bans);
@@ -854,9 +858,28 @@ agent_run(const struct agent_config *cfg, struct llm *llm,
 			    "role", "assistant", "content",
 			    rep.content != NULL ? jstr(rep.content,
 			    strlen(rep.content)) : json_null()));
+		if (rep.content != NULL && rep.ncalls == 0)
+			buf_addstr(&report, rep.content);
+		/* Cut by the output limit: the text so far is kept and the
+		 * model asked to go on; a tool call that was cut was dropped
+		 * (llm_chat) and must be sent again.  Never an "answer". */
+		if (rep.ncalls == 0 &&
+		    strcmp(rep.finish_reason, "length") == 0 &&
+		    continuations < AGENT_MAX_CONTINUATIONS) {
+			continuations++;
+			json_array_append_new(msgs, json_pack("{s:s,s:s}",
+			    "role", "user", "content", rep.content != NULL &&
+			    rep.content[0] != '\0' ? "Your answer was cut at "
+			    "the output token limit. Continue exactly where it "
+			    "stopped, without repeating anything." : "Your "
+			    "answer was cut at the output token limit and any "
+			    "tool call in it was dropped. Send the call again, "
+			    "smaller (fewer entries per ban_ips call)."));
+			llm_reply_release(&rep);
+			continue;
+		}
 		if (rep.ncalls == 0) {
-			r->report = xstrdup(rep.content != NULL ? rep.content :
-			    "");
+			r->report = xstrndup(report.p, report.len);
 			r->stop = "answered";
 			llm_reply_release(&rep);
 			break;
@@ -898,6 +921,7 @@ done:
 	free(prompt);
 	buf_release(&brief);
 	buf_release(&out);
+	buf_release(&report);
 	return rc;
 }
 

@@ -94,8 +94,14 @@ serve_one(struct fake *f, int fd)
 		    "message", "fake error");
 	} else {
 		json_t *msg = f->model(f, req);
-		const char *fin = json_object_get(msg, "tool_calls") != NULL ?
-		    "tool_calls" : "stop";
+		char fin[32];
+		json_t *ff = json_object_get(msg, "_finish");
+		/* A model may say how it finished ("length"); the key is
+		 * the fake's, not the protocol's. */
+		snprintf(fin, sizeof(fin), "%s", json_is_string(ff) ?
+		    json_string_value(ff) : json_object_get(msg,
+		    "tool_calls") != NULL ? "tool_calls" : "stop");
+		json_object_del(msg, "_finish");
 		long pt = f->pt, ct = f->ct;
 		if (pt < 0) {
 			char *m = json_dumps(json_object_get(req, "messages"),
@@ -787,6 +793,99 @@ test_llm_error(void **state)
 	free(path);
 }
 
+/* ---- answers cut by the output limit */
+
+static json_t *
+model_cut(struct fake *f, json_t *req)
+{
+	json_t *m;
+
+	switch (f->turn) {
+	case 0: /* the report's first half, cut */
+		m = msg_text("보고서: 203.0.113.5 는 ");
+		break;
+	case 1: /* a tool call cut and dropped: nothing readable */
+		m = json_pack("{s:s,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}", "role",
+		    "assistant", "content", "tool_calls", "id", "c1", "type",
+		    "function", "function", "name", "ban_ips", "arguments",
+		    "{\"bans\":[{\"ip\":\"203.0");
+		break;
+	default:
+		m = msg_text("스캐너입니다.");
+		json_object_set_new(m, "_finish", json_string("stop"));
+		return m;
+	}
+	json_object_set_new(m, "_finish", json_string("length"));
+	return m;
+}
+
+static json_t *
+model_cut_forever(struct fake *f, json_t *req)
+{
+	json_t *m = msg_text("가");
+
+	json_object_set_new(m, "_finish", json_string("length"));
+	return m;
+}
+
+static void
+test_cut_answers(void **state)
+{
+	struct fake f;
+	struct world w;
+	struct agent_config cfg;
+	struct agent_result r;
+	struct llm *c;
+	json_t *last;
+	char *path = small_log();
+
+	world_load(&w, path, NULL, 0);
+	agent_config_init(&cfg);
+	cfg.triage = AGENT_TRIAGE_ALWAYS;
+	fake_start(&f, model_cut, NULL);
+	c = client(f.port, 0, 0);
+	assert_int_equal(agent_run(&cfg, c, &w.bc, &w.rep, 0, &r), 0);
+	/* The halves joined, UTF-8 whole; the cut call is no answer. */
+	assert_string_equal(r.stop, "answered");
+	assert_int_equal(r.turns, 3);
+	assert_string_equal(r.report, "보고서: 203.0.113.5 는 스캐너입니다.");
+	assert_int_equal(r.bans.n, 0);
+	/* What the model was told each time. */
+	pthread_mutex_lock(&f.mu);
+	assert_int_equal(json_array_size(f.requests), 3);
+	last = json_array_get(json_object_get(json_array_get(f.requests, 1),
+	    "messages"), json_array_size(json_object_get(
+	    json_array_get(f.requests, 1), "messages")) - 1);
+	assert_string_equal(json_string_value(json_object_get(last, "role")),
+	    "user");
+	assert_non_null(strstr(json_string_value(json_object_get(last,
+	    "content")), "Continue exactly where it stopped"));
+	last = json_array_get(json_object_get(json_array_get(f.requests, 2),
+	    "messages"), json_array_size(json_object_get(
+	    json_array_get(f.requests, 2), "messages")) - 1);
+	assert_non_null(strstr(json_string_value(json_object_get(last,
+	    "content")), "Send the call again"));
+	pthread_mutex_unlock(&f.mu);
+	agent_result_release(&r);
+	llm_free(c);
+	fake_stop(&f);
+
+	/* A model that never stops talking still ends: a few
+	 * continuations, then what it said is its report. */
+	fake_start(&f, model_cut_forever, NULL);
+	c = client(f.port, 0, 0);
+	assert_int_equal(agent_run(&cfg, c, &w.bc, &w.rep, 0, &r), 0);
+	assert_string_equal(r.stop, "answered");
+	assert_int_equal(r.turns, 5);
+	assert_string_equal(r.report, "가가가가가");
+	agent_result_release(&r);
+	llm_free(c);
+	fake_stop(&f);
+	world_release(&w);
+	unlink(path);
+	free(path);
+}
+
 /* ---- malformed calls */
 
 static json_t *
@@ -1444,6 +1543,7 @@ main(void)
 		cmocka_unit_test(test_budgets),
 		cmocka_unit_test(test_triage),
 		cmocka_unit_test(test_llm_error),
+		cmocka_unit_test(test_cut_answers),
 		cmocka_unit_test(test_bad_calls),
 		cmocka_unit_test(test_caps_and_quoting),
 		cmocka_unit_test(test_ban_shapes_and_audit),
