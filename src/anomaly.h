@@ -1584,6 +1584,7 @@ void guard_config_release(struct guard_config *c);
 int guard_allowlist_file(struct guard_config *c, const char *path,
     struct buf *errs);
 
+struct crawler_dns;
 struct guard {
 	const struct guard_config *cfg;
 	const struct cidrset *trusted;
@@ -1593,6 +1594,8 @@ struct guard {
 	unsigned cycle_bans;         /* accepted in this cycle */
 	struct cidr *cycle;          /* ... and what they were: a dry-run */
 	size_t ncycle, capcycle;     /* keeps no state to dedup against */
+	struct crawler_dns *dns;     /* crawler checks, kept a while */
+	size_t ndns;
 	int64_t *hour;               /* times of accepted bans, last hour */
 	size_t nhour, caphour;
 };

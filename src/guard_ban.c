@@ -33,6 +33,14 @@
 #define ALLOW_LINE_MAX 1024   /* one allowlist line */
 #define CRAWLER_ROWS 20       /* user agents read for the crawler claim */
 #define FORWARD_MAX 32        /* addresses read from a forward lookup */
+/* Crawler checks remembered: a crawler crawls all day, and two DNS
+ * lookups per judgement each cycle would be slow and a gift to whoever
+ * answers the PTR queries.  A failure is kept for less time: it may be
+ * DNS being down. */
+#define SEC INT64_C(1000000000)
+#define DNS_CACHE_MAX 1024
+#define DNS_TTL_VERIFIED (3600 * SEC)
+#define DNS_TTL_FAILED (600 * SEC)
 #define HOST_MAX 256          /* a DNS name */
 #define RANGE_SCAN_ROWS 4096  /* addresses read to judge a range */
 
@@ -285,6 +293,9 @@ guard_release(struct guard *g)
 	free(g->cycle);
 	g->cycle = NULL;
 	g->ncycle = g->capcycle = 0;
+	free(g->dns);
+	g->dns = NULL;
+	g->ndns = 0;
 }
 
 void
@@ -595,6 +606,58 @@ crawler_verified(const struct resolver *res, int k, const struct ipaddr *a,
 	return 0;
 }
 
+struct crawler_dns {
+	struct ipaddr addr;
+	int crawler;              /* index into crawlers[] */
+	int verified;
+	int64_t expires_ns;       /* monotonic */
+	char host[HOST_MAX];
+	char why[HOST_MAX + 64];
+};
+
+/* crawler_verified through the guard's cache. */
+static int
+crawler_verified_cached(struct guard *g, int k, const struct ipaddr *a,
+    char *host, size_t hostlen, char *why, size_t whylen)
+{
+	int64_t now = clock_mono_ns();
+	struct crawler_dns *e = NULL;
+	size_t i;
+
+	for (i = 0; i < g->ndns; i++) {
+		e = &g->dns[i];
+		if (e->crawler == k && ipaddr_cmp(&e->addr, a) == 0)
+			break;
+	}
+	if (i < g->ndns && e->expires_ns > now) {
+		snprintf(host, hostlen, "%s", e->host);
+		snprintf(why, whylen, "%s", e->why);
+		return e->verified;
+	}
+	if (i == g->ndns) {
+		if (g->dns == NULL)
+			g->dns = xcalloc(DNS_CACHE_MAX, sizeof(*g->dns));
+		if (g->ndns < DNS_CACHE_MAX)
+			i = g->ndns++;
+		else /* full: the entry that expires first goes */
+			for (size_t j = i = 0; j < g->ndns; j++)
+				if (g->dns[j].expires_ns < g->dns[i].expires_ns)
+					i = j;
+	}
+	e = &g->dns[i];
+	memset(e, 0, sizeof(*e));
+	e->addr = *a;
+	e->crawler = k;
+	why[0] = '\0';
+	e->verified = crawler_verified(&g->res, k, a, host, hostlen, why,
+	    whylen);
+	e->expires_ns = now + (e->verified ? DNS_TTL_VERIFIED :
+	    DNS_TTL_FAILED);
+	snprintf(e->host, sizeof(e->host), "%s", host);
+	snprintf(e->why, sizeof(e->why), "%s", why);
+	return e->verified;
+}
+
 /* ---- evidence */
 
 /* The cohort finding of the built-in analyst that names a or whose
@@ -738,6 +801,64 @@ range_filter(struct source *src, const struct cidr *c, struct buf *q)
 	buf_addstr(q, "\"*");
 }
 
+/* Members of the range whose agent claims a crawler, checked through
+ * DNS (a few: a range of crawlers is still a range of crawlers):
+ * GUARD_CRAWLER when one proves it, else GUARD_OK. */
+static enum guard_code
+range_crawler(struct guard *g, struct source *src, int64_t start_ns,
+    int64_t end_ns, const struct cidr *c, struct guard_verdict *v)
+{
+	struct buf q = BUF_INIT;
+	struct qresult r;
+	char err[512], host[HOST_MAX], why[HOST_MAX + 64];
+	enum guard_code rc = GUARD_OK;
+
+	qresult_init(&r);
+	range_filter(src, c, &q);
+	buf_addch(&q, ' ');
+	src_field(src, "http_user_agent", &q);
+	buf_addstr(&q, ":~\"" RX_CRAWLER "\" | stats by (");
+	src_field(src, "client_ip", &q);
+	buf_addstr(&q, ", ");
+	src_field(src, "http_user_agent", &q);
+	buf_addf(&q, ") count() n | limit %d", CRAWLER_ROWS);
+	if (source_query(src, q.p, start_ns, end_ns, CRAWLER_ROWS, &r, err,
+	    sizeof(err)) < 0) {
+		rc = verdict(v, GUARD_NO_EVIDENCE, "the logs could not be "
+		    "asked: %s", err);
+		goto out;
+	}
+	for (size_t row = 0; row < r.nrows; row++) {
+		struct span s = qresult_get(&r, row, "client_ip");
+		struct span ua = qresult_get(&r, row, "http_user_agent");
+		struct ipaddr a;
+		size_t k;
+
+		if (s.p == NULL || ua.p == NULL ||
+		    ipaddr_parse_loose(s, &a) != 0 || !cidr_contains(c, &a))
+			continue;
+		for (k = 0; k < ARRAY_LEN(crawlers); k++)
+			if (contains_nocase(ua, crawlers[k].token))
+				break;
+		if (k == ARRAY_LEN(crawlers) || !crawler_verified_cached(g,
+		    (int)k, &a, host, sizeof(host), why, sizeof(why)))
+			continue;
+		{
+			char t[IPADDR_STRLEN], hs[HOST_MAX + 16];
+			ipaddr_format(&a, t, sizeof(t));
+			shown_value(host, hs, sizeof(hs));
+			rc = verdict(v, GUARD_CRAWLER, "%s holds %s, %s (%s, "
+			    "confirmed forward)", v->value, t,
+			    crawlers[k].token, hs);
+		}
+		break;
+	}
+out:
+	qresult_release(&r);
+	buf_release(&q);
+	return rc;
+}
+
 static enum guard_code
 evidence_range(struct guard *g, struct source *src, int64_t start_ns,
     int64_t end_ns, const struct report *cohorts, const struct cidr *c,
@@ -802,6 +923,12 @@ evidence_range(struct guard *g, struct source *src, int64_t start_ns,
 		    "was seen in the logs");
 		goto out;
 	}
+	/* A range holding a verified crawler is no botnet to ban whole,
+	 * whatever its other addresses did. */
+	if (g->cfg->verify_crawlers &&
+	    (rc = range_crawler(g, src, start_ns, end_ns, c, v)) !=
+	    GUARD_OK)
+		goto out;
 	if ((f = cohort_range(cohorts, c)) != NULL) {
 		int64_t off = finding_get(f, "offending");
 		v->events = off > 0 ? (uint64_t)off : hits;
@@ -1007,7 +1134,7 @@ guard_judge(struct guard *g, struct source *src, int64_t start_ns,
 			if (k == -2)
 				return verdict(v, GUARD_NO_EVIDENCE, "the logs "
 				    "could not be asked: %s", e);
-			if (k >= 0 && crawler_verified(&g->res, k, &c.addr,
+			if (k >= 0 && crawler_verified_cached(g, k, &c.addr,
 			    host, sizeof(host), why2, sizeof(why2))) {
 				char hs[HOST_MAX + 16];
 				shown_value(host, hs, sizeof(hs));

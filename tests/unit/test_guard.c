@@ -147,6 +147,15 @@ setup_logs(void **state)
 	scanner(&logs, T0, "2001:db8::5", "curl/8.5.0");
 	scanner(&logs, T0, "2001:db8:7:7::1", "curl/8.5.0");
 	visitor(&logs, T0, "2001:db8:7:7::2", 3);
+	/* A /64 of scanners that also holds the real Googlebot (over
+	 * IPv6), meeting dead links. */
+	scanner(&logs, T0, "2001:db8:6:6::1", "curl/8.5.0");
+	scanner(&logs, T0, "2001:db8:6:6::2", "curl/8.5.0");
+	for (int i = 0; i < 15; i++) {
+		snprintf(uri, sizeof(uri), "/old/page-%d", i);
+		row(&logs, T0 + (int64_t)i * SEC, "2001:db8:6:6::66", "GET",
+		    uri, 404, GBOT, "");
+	}
 	store_finish(&logs);
 
 	memset(&src, 0, sizeof(src));
@@ -211,6 +220,7 @@ static const char *const ptrs[][2] = {
 	{ "198.51.100.66", "evil.example" },
 	{ "198.51.100.67", "crawl-1-2-3-4.googlebot.com.evil.example" },
 	{ "198.51.100.68", "crawl-198-51-100-68.googlebot.com" },
+	{ "2001:db8:6:6::66", "crawl-2001-db8-6-6--66.googlebot.com" },
 };
 static const char *const fwds[][2] = {
 	{ "crawl-66-249-66-1.googlebot.com", "2001:4860::1" },
@@ -218,6 +228,7 @@ static const char *const fwds[][2] = {
 	/* The impostor's PTR claims Google; the name is not its address. */
 	{ "crawl-198-51-100-68.googlebot.com", "66.249.66.9" },
 	{ "evil.example", "198.51.100.66" },
+	{ "crawl-2001-db8-6-6--66.googlebot.com", "2001:db8:6:6::66" },
 };
 
 static struct fake_dns dns = { ptrs, ARRAY_LEN(ptrs), fwds, ARRAY_LEN(fwds),
@@ -676,6 +687,20 @@ test_crawlers(void **state)
 	dns.reverse_calls = 0;
 	EXPECT(&g, NULL, "203.0.113.5", GUARD_OK, "sensitive");
 	assert_int_equal(dns.reverse_calls, 0);
+	/* The answers are remembered, good and bad, across cycles: a
+	 * crawler proposed every cycle costs DNS once. */
+	guard_cycle_begin(&g);
+	EXPECT(&g, NULL, "66.249.66.1", GUARD_CRAWLER,
+	    "(crawl-66-249-66-1.googlebot.com, confirmed forward)");
+	EXPECT(&g, NULL, "198.51.100.68", GUARD_NO_EVIDENCE,
+	    "looks ordinary");
+	assert_int_equal(dns.reverse_calls, 0);
+	assert_int_equal(g.ndns, 4);
+	guard_release(&g);
+	/* A new guard (a restart) asks again. */
+	guard_test_init(&g, &cfg, NULL, NULL);
+	EXPECT(&g, NULL, "66.249.66.1", GUARD_CRAWLER, "googlebot");
+	assert_int_equal(dns.reverse_calls, 1);
 	guard_release(&g);
 
 	/* Verification off: the real one is judged like anyone (probing). */
@@ -826,6 +851,12 @@ test_ranges(void **state)
 	EXPECT(&g, NULL, "2001:db8:7:7::/64", GUARD_NO_EVIDENCE,
 	    "2001:db8:7:7::2 in the range looks ordinary: 6 requests");
 	EXPECT(&g, NULL, "2001:db8:5::/64", GUARD_NO_EVIDENCE, "no address");
+	/* A range holding a verified crawler is not banned whole ... */
+	EXPECT(&g, NULL, "2001:db8:6:6::/64", GUARD_CRAWLER,
+	    "2001:db8:6:6::/64 holds 2001:db8:6:6::66, googlebot "
+	    "(crawl-2001-db8-6-6--66.googlebot.com, confirmed forward)");
+	/* ... its scanners are, one by one. */
+	EXPECT(&g, NULL, "2001:db8:6:6::1", GUARD_OK, "sensitive");
 	/* IPv4: the four scanners of 203.0.113.0/28. */
 	assert_int_equal(judge(&g, NULL, "203.0.113.0/28", &v), GUARD_OK);
 	assert_string_equal(v.value, "203.0.113.0/28");
@@ -833,6 +864,12 @@ test_ranges(void **state)
 	/* 198.51.100.0/24 holds ordinary visitors and a crawler claim. */
 	EXPECT(&g, NULL, "198.51.100.0/24", GUARD_NO_EVIDENCE, "ordinary");
 	EXPECT(&g, NULL, "192.0.2.0/24", GUARD_NO_EVIDENCE, "192.0.2.1");
+	guard_release(&g);
+	/* Without crawler checks, the probing "crawler" is one more
+	 * abuser of the range. */
+	cfg.verify_crawlers = 0;
+	guard_test_init(&g, &cfg, NULL, NULL);
+	EXPECT(&g, NULL, "2001:db8:6:6::/64", GUARD_OK, "all 3 addresses");
 	guard_release(&g);
 	guard_config_release(&cfg);
 }
