@@ -569,21 +569,6 @@ field_names(struct ctx *x)
 	}
 }
 
-static char *
-make_filter(const char *fmt, ...) AD_PRINTF(1, 2);
-
-static char *
-make_filter(const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	return b.p;
-}
-
 /* field:~"re" */
 static char *
 rx_filter(const char *field, const char *re)
@@ -603,19 +588,19 @@ build_filters(struct ctx *x)
 
 	x->f_secret = rx_filter(uri, RX_SECRET);
 	x->f_asset = rx_filter(uri, RX_ASSET);
-	x->f_admin4 = make_filter("(%s NOT %s NOT %s %s:in(400,404,405,410))",
+	x->f_admin4 = xstrfmt("(%s NOT %s NOT %s %s:in(400,404,405,410))",
 	    adm, x->f_secret, x->f_asset, st);
-	x->f_sens = make_filter("(%s or %s)", x->f_secret, x->f_admin4);
+	x->f_sens = xstrfmt("(%s or %s)", x->f_secret, x->f_admin4);
 	x->f_inject = rx_filter(uri, RX_INJECT);
 	x->f_badua = rx_filter(x->fn[FN_UA], RX_SCANNER_UA);
-	x->f_lpost = make_filter("(%s:=POST %s)", x->fn[FN_METHOD], login);
-	x->f_lfail = make_filter("(%s:=POST %s %s:in(401,403,429))",
+	x->f_lpost = xstrfmt("(%s:=POST %s)", x->fn[FN_METHOD], login);
+	x->f_lfail = xstrfmt("(%s:=POST %s %s:in(401,403,429))",
 	    x->fn[FN_METHOD], login, st);
 	/* Missing images and scripts are the site's broken links, met by
 	 * every visitor of the page: not probing. */
-	x->f_nf = make_filter("(%s:in(400,403,404,405) NOT %s)", st,
+	x->f_nf = xstrfmt("(%s:in(400,403,404,405) NOT %s)", st,
 	    x->f_asset);
-	x->f_distress = make_filter("(%s:>=500 or %s:in(429,499))", st, st);
+	x->f_distress = xstrfmt("(%s:>=500 or %s:in(429,499))", st, st);
 	free(adm);
 	free(login);
 }

@@ -69,6 +69,11 @@ void buf_addstr(struct buf *b, const char *s);
 void buf_addch(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...) AD_PRINTF(2, 3);
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap) AD_VPRINTF(2);
+/* The buffer's text as a string of the caller's (free() it); the buffer
+ * is left to be forgotten, not released. */
+char *buf_take(struct buf *b);
+/* A formatted string of its own, e.g. xstrfmt("%s: %s", path, err). */
+char *xstrfmt(const char *fmt, ...) AD_PRINTF(1, 2);
 /* Text for a terminal: printable ASCII and valid UTF-8 kept, other bytes
  * (control characters, invalid UTF-8) written as \xHH; backslash as \\. */
 void buf_add_escaped(struct buf *b, const char *p, size_t n);
@@ -154,6 +159,9 @@ int time_parse_any(struct span s, int64_t *out_ns);
  * out must hold TIME_STRLEN bytes; returns the length written. */
 #define TIME_STRLEN 40
 size_t time_format_rfc3339(int64_t ns, char *out, size_t outlen);
+/* That, as a JSON string; TIME_NONE as null. */
+struct buf;
+void buf_add_json_time(struct buf *b, int64_t ns);
 
 /* ---------------------------------------------------------------- addr.c */
 

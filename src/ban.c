@@ -349,19 +349,6 @@ ban_report(const struct ban_ctx *c, const struct report *r,
 	return out->failed - failed0;
 }
 
-static void
-json_time_or_null(struct buf *o, int64_t ns)
-{
-	char t[TIME_STRLEN];
-
-	if (ns == TIME_NONE) {
-		buf_addstr(o, "null");
-		return;
-	}
-	time_format_rfc3339(ns, t, sizeof(t));
-	buf_addf(o, "\"%s\"", t);
-}
-
 void
 ban_results_json(const struct ban_results *b, struct buf *o)
 {
@@ -389,11 +376,11 @@ ban_results_json(const struct ban_results *b, struct buf *o)
 		}
 		buf_addf(o, ",\"events\":%llu,\"first\":",
 		    (unsigned long long)r->events);
-		json_time_or_null(o, r->first_ns);
+		buf_add_json_time(o, r->first_ns);
 		buf_addstr(o, ",\"last\":");
-		json_time_or_null(o, r->last_ns);
+		buf_add_json_time(o, r->last_ns);
 		buf_addstr(o, ",\"until\":");
-		json_time_or_null(o, r->until_ns);
+		buf_add_json_time(o, r->until_ns);
 		buf_addch(o, '}');
 	}
 	buf_addf(o, "],\"summary\":{\"banned\":%u,\"failed\":%u,"

@@ -388,7 +388,7 @@ read_small(const char *path, size_t max, size_t *len, char *err,
 	}
 	fclose(f);
 	*len = b.len;
-	return b.p != buf_empty_str ? b.p : xstrdup("");
+	return buf_take(&b);
 }
 
 static int
@@ -477,21 +477,6 @@ base_name(const char *path)
 	return s != NULL && s[1] != '\0' ? s + 1 : path;
 }
 
-static char *
-str_printf(const char *fmt, ...) AD_PRINTF(1, 2);
-
-static char *
-str_printf(const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	return b.p != buf_empty_str ? b.p : xstrdup("");
-}
-
 static int
 no_reverse(void *ctx, const struct ipaddr *a, char *host, size_t hostlen)
 {
@@ -536,11 +521,11 @@ scenario_load(struct scenario *sc, const char *dir, const char *want,
 	if ((text = read_small(path.p, LABELS_MAX_BYTES, &len, err,
 	    sizeof(err))) == NULL ||
 	    eval_labels_parse(&sc->labels, text, len, err, sizeof(err)) != 0) {
-		sc->error = str_printf("%s: %s", path.p, err);
+		sc->error = xstrfmt("%s: %s", path.p, err);
 		goto out;
 	}
 	if ((sc->file = find_log(d.p, want)) == NULL) {
-		sc->error = str_printf("%s: no log file%s%s", d.p,
+		sc->error = xstrfmt("%s: no log file%s%s", d.p,
 		    want != NULL ? " named " : "", want != NULL ? want : "");
 		goto out;
 	}
@@ -560,7 +545,7 @@ scenario_load(struct scenario *sc, const char *dir, const char *want,
 	store_init(&sc->store, &st->store);
 	sc->loaded = 1;
 	if (load_files(&sc->store, &lo, &sc->file, 1, &ls) != 0 || ls.errors)
-		sc->error = str_printf("%s: could not be read completely",
+		sc->error = xstrfmt("%s: could not be read completely",
 		    sc->file);
 	if (ls.skipped_total)
 		log_warnx("%s: %llu of %llu lines skipped", sc->file,
@@ -677,7 +662,7 @@ eval_one(struct scenario *sc, struct settings *st, struct eval_llm *el,
 	if (analyst_run(&src, st->analyst, sc->store.tmin,
 	    sc->store.tmax + 1, &rep, err, sizeof(err)) != 0) {
 		free(res->msg);
-		res->msg = str_printf("%s: analyst: %s", sc->file, err);
+		res->msg = xstrfmt("%s: analyst: %s", sc->file, err);
 		res->error = 1;
 	}
 	if (el != NULL)
@@ -690,7 +675,6 @@ eval_one(struct scenario *sc, struct settings *st, struct eval_llm *el,
 	res->findings = rep.nf;
 	res->bans = rep.nb;
 	eval_score(&sc->labels, rep.b, rep.nb, &res->score);
-	res->score.attackers = sc->labels.nattackers;
 out:
 	/* As if this model had run the scenario alone: reading included. */
 	res->seconds = sc->load_seconds +
@@ -720,6 +704,7 @@ fmt_recall(char *out, size_t len, size_t banned, size_t attackers)
 /* A model's sums over the scenarios. */
 struct totals {
 	size_t attackers, banned, nfalse, nunlabeled, scenarios, concluded;
+	unsigned refused;
 	uint64_t rows;
 	int turns;
 	int64_t prompt_tokens, completion_tokens;
@@ -739,11 +724,23 @@ totals_add(struct totals *t, const struct result *r)
 	t->completion_tokens += r->completion_tokens;
 	t->cost += r->cost;
 	t->seconds += r->seconds;
+	t->refused += r->refused;
 	t->scenarios++;
 	/* A conclusion: the model answered without a budget cutting it
 	 * short (a scenario triage kept from the model has none). */
 	if (r->stop != NULL && strcmp(r->stop, "answered") == 0)
 		t->concluded++;
+}
+
+/* Model m's sums over the scenarios (r: nscen x nmodels, scenario
+ * major). */
+static void
+model_totals(const struct result *r, size_t nscen, size_t nmodels,
+    size_t m, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < nscen; i++)
+		totals_add(t, &r[i * nmodels + m]);
 }
 
 static size_t
@@ -871,10 +868,7 @@ print_text_llm(const struct result *r, size_t nscen, size_t nmodels,
 	    "completion", "cost", "seconds", "concluded");
 	for (size_t m = 0; m < nmodels; m++) {
 		struct totals t;
-		memset(&t, 0, sizeof(t));
-		for (size_t i = 0; i < nscen; i++)
-			if (r[i * nmodels + m].rows > 0)
-				totals_add(&t, &r[i * nmodels + m]);
+		model_totals(r, nscen, nmodels, m, &t);
 		fmt_recall(rc, sizeof(rc), t.banned, t.attackers);
 		snprintf(cost, sizeof(cost), "%.4f", t.cost);
 		buf_addf(o, "%-*.*s  %7s  %5zu  %9zu  %5d  %7lld  %10lld  %8s  "
@@ -885,10 +879,9 @@ print_text_llm(const struct result *r, size_t nscen, size_t nmodels,
 	}
 	buf_addf(o, "\nguard refusals of the models' proposals: ");
 	for (size_t m = 0; m < nmodels; m++) {
-		unsigned refused = 0;
-		for (size_t i = 0; i < nscen; i++)
-			refused += r[i * nmodels + m].refused;
-		buf_addf(o, "%s%s %u", m ? ", " : "", r[m].model, refused);
+		struct totals t;
+		model_totals(r, nscen, nmodels, m, &t);
+		buf_addf(o, "%s%s %u", m ? ", " : "", r[m].model, t.refused);
 	}
 	buf_addch(o, '\n');
 	text_false_bans(r, n, 1, o);
@@ -988,12 +981,7 @@ print_json(const struct result *r, size_t nscen, size_t nmodels,
 		buf_addstr(o, ",\"models\":[");
 		for (size_t m = 0; m < nmodels; m++) {
 			struct totals t;
-			unsigned refused = 0;
-			memset(&t, 0, sizeof(t));
-			for (size_t i = 0; i < nscen; i++) {
-				totals_add(&t, &r[i * nmodels + m]);
-				refused += r[i * nmodels + m].refused;
-			}
+			model_totals(r, nscen, nmodels, m, &t);
 			if (m)
 				buf_addch(o, ',');
 			buf_addstr(o, "{\"model\":");
@@ -1009,7 +997,7 @@ print_json(const struct result *r, size_t nscen, size_t nmodels,
 			    t.nfalse, t.nunlabeled, t.turns,
 			    (long long)t.prompt_tokens,
 			    (long long)t.completion_tokens, t.cost, t.seconds,
-			    t.concluded, refused);
+			    t.concluded, t.refused);
 		}
 		buf_addch(o, ']');
 	}
@@ -1019,20 +1007,19 @@ print_json(const struct result *r, size_t nscen, size_t nmodels,
 int
 cmd_eval(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_ANALYST_KIND, O_FILE, O_FORMAT, O_LOGFMT,
-	    O_JSONFIELD, O_TRUSTED, O_MAXMEM, O_MAXLINE, O_ANALYST,
+	enum { O_JSON = 256, O_ANALYST_KIND, O_FILE, O_SET,
 	    O_AGENT, O_MODEL };
 	static const struct option baseopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "analyst", required_argument, NULL, O_ANALYST_KIND },
 		{ "model", required_argument, NULL, O_MODEL },
 		{ "file", required_argument, NULL, O_FILE },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "log-format", required_argument, NULL, O_LOGFMT },
-		{ "json-field", required_argument, NULL, O_JSONFIELD },
-		{ "trusted-proxy", required_argument, NULL, O_TRUSTED },
-		{ "max-memory", required_argument, NULL, O_MAXMEM },
-		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "format", required_argument, NULL, O_SET },
+		{ "log-format", required_argument, NULL, O_SET },
+		{ "json-field", required_argument, NULL, O_SET },
+		{ "trusted-proxy", required_argument, NULL, O_SET },
+		{ "max-memory", required_argument, NULL, O_SET },
+		{ "max-line", required_argument, NULL, O_SET },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1041,7 +1028,7 @@ cmd_eval(int argc, char **argv)
 	struct eval_llm *el = NULL;
 	struct scenario *sc = NULL;
 	struct buf out = BUF_INIT, errs = BUF_INIT;
-	struct option *longopts = settings_longopts(baseopts, O_ANALYST,
+	struct option *longopts = settings_longopts(baseopts, O_SET,
 	    O_AGENT);
 	struct result *res = NULL;
 	const char *analyst = "stats", *want = NULL;
@@ -1089,13 +1076,7 @@ cmd_eval(int argc, char **argv)
 			    optarg) != 0)
 				goto out;
 			break;
-		case O_FORMAT:
-		case O_LOGFMT:
-		case O_JSONFIELD:
-		case O_TRUSTED:
-		case O_MAXMEM:
-		case O_MAXLINE:
-		case O_ANALYST:
+		case O_SET:
 			if (settings_option(&st, longopts[idx].name, optarg) != 0)
 				goto out;
 			break;

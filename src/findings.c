@@ -23,16 +23,6 @@ ban_scope_name(enum ban_scope s)
 	return s == BAN_RANGE ? "Range" : "Ip";
 }
 
-/* The buffer's text as a string of its own: an empty buffer owns no
- * memory yet, a non-empty one may have grown and then been emptied. */
-static char *
-buf_take(struct buf *b)
-{
-	if (b->p == buf_empty_str)
-		return xstrdup("");
-	return b->p;
-}
-
 void
 report_init(struct report *r)
 {
@@ -436,19 +426,6 @@ report_decide(struct report *r, const struct guard_policy *p,
 /* ---- output */
 
 static void
-json_time(struct buf *o, int64_t ns)
-{
-	char t[TIME_STRLEN];
-
-	if (ns == TIME_NONE) {
-		buf_addstr(o, "null");
-		return;
-	}
-	time_format_rfc3339(ns, t, sizeof(t));
-	buf_addf(o, "\"%s\"", t);
-}
-
-static void
 json_str(struct buf *o, const char *s)
 {
 	if (s == NULL)
@@ -492,9 +469,9 @@ finding_json(const struct finding *f, struct buf *o)
 		buf_addf(o, ":%lld", (long long)f->counts[i].v);
 	}
 	buf_addstr(o, "},\"first\":");
-	json_time(o, f->first_ns);
+	buf_add_json_time(o, f->first_ns);
 	buf_addstr(o, ",\"last\":");
-	json_time(o, f->last_ns);
+	buf_add_json_time(o, f->last_ns);
 	buf_addstr(o, ",\"samples\":[");
 	for (size_t i = 0; i < f->nsamples; i++) {
 		const struct fsample *s = &f->samples[i];

@@ -434,3 +434,18 @@ time_format_rfc3339(int64_t ns, char *out, size_t outlen)
 	out[n] = '\0';
 	return n;
 }
+
+void
+buf_add_json_time(struct buf *b, int64_t ns)
+{
+	char t[TIME_STRLEN];
+
+	if (ns == TIME_NONE) {
+		buf_addstr(b, "null");
+		return;
+	}
+	time_format_rfc3339(ns, t, sizeof(t));
+	buf_addch(b, '"');
+	buf_addstr(b, t);
+	buf_addch(b, '"');
+}

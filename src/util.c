@@ -196,6 +196,27 @@ buf_addch(struct buf *b, char c)
 	b->p[b->len] = '\0';
 }
 
+/* An empty buffer owns no memory yet: its text is copied then. */
+char *
+buf_take(struct buf *b)
+{
+	if (b->p == buf_empty_str)
+		return xstrdup("");
+	return b->p;
+}
+
+char *
+xstrfmt(const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	return buf_take(&b);
+}
+
 void
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
