@@ -2113,8 +2113,13 @@ gsel_cmp(const void *pa, const void *pb, void *ctx)
 static size_t
 top_groups(struct fast *fa, const uint64_t *cnt, size_t n, uint32_t **out)
 {
-	uint32_t *h = xreallocarray(NULL, n ? n : 1, sizeof(*h));
+	uint32_t *h;
 	size_t nh = 0;
+
+	/* "top 12GB" is a legal count: never more room than groups. */
+	if (n > fa->ngroups)
+		n = fa->ngroups;
+	h = xreallocarray(NULL, n ? n : 1, sizeof(*h));
 
 	for (size_t g = 0; g < fa->ngroups; g++) {
 		size_t i;

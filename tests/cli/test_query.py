@@ -90,6 +90,22 @@ def filters_and_sort():
 case("numeric ranges, exact match, sort and limit", filters_and_sort)
 
 
+def huge_counts_are_caps_not_sizes():
+    # "top 12GB" and "limit 1e15" are legal counts (VictoriaLogs reads unit
+    # suffixes); they cap the answer, they must not size an allocation.
+    path = data_file()
+    rows = vlogs_rows(path)
+    want = collections.Counter(r["request_method"] for r in rows)
+    got = query(["--input", path], "* | top 12GB by (request_method)")
+    eq(sorted((g["request_method"], int(g["hits"])) for g in got),
+       sorted(want.items()), "top with a huge N gives every group")
+    got = query(["--input", path], "* | sort by (_time) limit 1e15 | stats count() n")
+    eq(got, [{"n": str(len(rows))}], "sort with a huge limit keeps every row")
+
+
+case("huge top/limit counts are caps, not allocation sizes", huge_counts_are_caps_not_sizes)
+
+
 def time_window_relative_to_newest():
     path = data_file()
     rows = vlogs_rows(path)
