@@ -95,9 +95,11 @@ fuzz:
 	    -o build/fuzz/bin/$$n $$f build/fuzz/libanomaly.a $(LIBS) || exit 1; \
 	done
 
-# A longer fuzzing session: make fuzz-run FUZZ_SECONDS=600
+# A longer fuzzing session: make fuzz-run FUZZ_SECONDS=600.  The seed is
+# the one make test uses (1) unless FUZZ_SEED says otherwise (0: random).
+FUZZ_SEED ?= 1
 fuzz-run: fuzz
-	FUZZ_SECONDS=$(FUZZ_SECONDS) TESTS=fuzz: tests/run --fuzz build/fuzz/bin
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_SECONDS=$(FUZZ_SECONDS) TESTS=fuzz: tests/run --fuzz build/fuzz/bin
 
 install: anomaly-detect
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)

@@ -216,6 +216,10 @@ static const struct {
 	    "share of a member's requests that are "
 	    "the cohort's behaviour (0.8)" },
 	    PT_RATIO, offsetof(struct analyst_config, cohort_share) },
+	{ { "analyst_login_cohort_share", "analyst-login-cohort-share",
+	    "share of a login endpoint's POSTs "
+	    "sent by failing-only addresses (0.25)" },
+	    PT_RATIO, offsetof(struct analyst_config, login_cohort_share) },
 	{ { "analyst_subnet_min_members", "analyst-subnet-min-members",
 	    "addresses of one /24 or /64 "
 	    "acting together (3)" },
@@ -294,6 +298,7 @@ analyst_config_init(struct analyst_config *c)
 	c->login_fail_ratio = 0.8;
 	c->cohort_min_members = 8;
 	c->cohort_share = 0.8;
+	c->login_cohort_share = 0.25;
 	c->subnet_min_members = 3;
 	c->max_findings = 1000;
 	c->max_rows = 100000;
@@ -578,6 +583,26 @@ rx_filter(const char *field, const char *re)
 	buf_addf(&b, "%s:~", field);
 	add_quoted_str(&b, re);
 	return b.p;
+}
+
+/* What field_names(), build_filters() and the passes own. */
+static void
+ctx_release(struct ctx *x)
+{
+	qresult_release(&x->q);
+	buf_release(&x->text);
+	free(x->f_secret);
+	free(x->f_admin4);
+	free(x->f_sens);
+	free(x->f_inject);
+	free(x->f_badua);
+	free(x->f_lpost);
+	free(x->f_lfail);
+	free(x->f_nf);
+	free(x->f_distress);
+	free(x->f_asset);
+	free(x->cl);
+	free(x->map.slot);
 }
 
 static void
@@ -1467,16 +1492,25 @@ ua_cohorts(struct ctx *x)
 }
 
 /*
- * Many addresses that only POST to one login endpoint, and fail.  The
- * endpoint must be failing for most of the addresses that are not
- * already flagged (on a healthy site most logins succeed), and a member
- * does nothing but those POSTs and never succeeds.
+ * Many addresses that do nothing but fail on one login endpoint: credential
+ * stuffing, where each address tries a handful of passwords and stays far
+ * below any per-address limit.  A member's requests are (nearly) all for the
+ * endpoint (the form, fetched now and then, and POSTs to it) and every POST
+ * failed.  People who forgot their password are not members: a browser
+ * fetches the site's stylesheets and pages too, and a typo is followed by a
+ * success.
+ *
+ * The endpoint must look attacked as a whole, so that a few such addresses
+ * on a busy site are not a cohort: most of its POSTs failed (a site where
+ * most logins fail is under attack or broken), or the members sent a large
+ * share of them (analyst_login_cohort_share), which is what stuffing looks
+ * like on a site whose own users log in all the time.
  */
 static int
 login_cohort(struct ctx *x, const char *ep)
 {
 	const struct analyst_config *c = x->c;
-	struct buf filt = BUF_INIT;
+	struct buf filt = BUF_INIT, onep = BUF_INIT;
 	struct finding *f;
 	char **mem = NULL;
 	size_t nmem = 0;
@@ -1486,6 +1520,8 @@ login_cohort(struct ctx *x, const char *ep)
 
 	buf_addf(&filt, "%s:=POST %s:=", x->fn[FN_METHOD], x->fn[FN_URI]);
 	add_quoted_str(&filt, ep);
+	buf_addf(&onep, "%s:=", x->fn[FN_URI]);
+	add_quoted_str(&onep, ep);
 	/* The endpoint as a whole, then those who failed on it: the rest
 	 * (everyone who logged in fine) need not be listed. */
 	q_reset(x);
@@ -1498,10 +1534,11 @@ login_cohort(struct ctx *x, const char *ep)
 		fails_all = col_u64(&x->q, 0, "fails");
 	}
 	q_reset(x);
-	q_add(x, "* | stats by (%s) count() total, count() if (%s) posts, "
+	q_add(x, "* | stats by (%s) count() total, count() if (%s) onep, "
+	    "count() if (%s) posts, "
 	    "count() if (%s %s:in(401,403,429)) fails, "
 	    "min(_time) if (%s) first, max(_time) if (%s) last "
-	    "| filter fails:>0", x->fn[FN_CLIENT], filt.p, filt.p,
+	    "| filter fails:>0", x->fn[FN_CLIENT], onep.p, filt.p, filt.p,
 	    x->fn[FN_STATUS], filt.p, filt.p);
 	if ((rc = ask(x, "login cohort")) != 0)
 		goto out;
@@ -1509,6 +1546,7 @@ login_cohort(struct ctx *x, const char *ep)
 		uint64_t total = col_u64(&x->q, r, "total");
 		uint64_t p = col_u64(&x->q, r, "posts");
 		uint64_t fl = col_u64(&x->q, r, "fails");
+		uint64_t on = col_u64(&x->q, r, "onep");
 		struct span v = qresult_get(&x->q, r, "client_ip");
 		struct ipaddr a;
 		char ip[IPADDR_STRLEN];
@@ -1524,7 +1562,7 @@ login_cohort(struct ctx *x, const char *ep)
 			fails_all -= fl < fails_all ? fl : fails_all;
 			continue;
 		}
-		if (fl == 0 || fl != p || ratio(p, total) < c->cohort_share)
+		if (fl == 0 || fl != p || ratio(on, total) < c->cohort_share)
 			continue;
 		mem = xreallocarray(mem, nmem + 1, sizeof(*mem));
 		mem[nmem++] = xstrdup(ip);
@@ -1538,7 +1576,8 @@ login_cohort(struct ctx *x, const char *ep)
 			last = t;
 	}
 	if (nmem < c->cohort_min_members || fails < c->login_fail_min ||
-	    ratio(fails_all, posts_all) < c->login_fail_ratio)
+	    (ratio(fails_all, posts_all) < c->login_fail_ratio &&
+	    ratio(posts, posts_all) < c->login_cohort_share))
 		goto out;
 	{
 		char subj[FINDING_SUBJECT_MAX];
@@ -1560,9 +1599,10 @@ login_cohort(struct ctx *x, const char *ep)
 	finding_count(f, "endpoint_failures", (int64_t)fails_all);
 	f->first_ns = first;
 	f->last_ns = last;
-	finding_sentence(f, "%zu addresses did nothing but POST to %s and "
-	    "failed every time (%llu failures); %u%% of the endpoint's login "
-	    "POSTs failed.", nmem, ep, (unsigned long long)fails,
+	finding_sentence(f, "%zu addresses did nothing but try to log in on "
+	    "%s and failed every time (%llu failures); they sent %u%% of the "
+	    "endpoint's login POSTs, and %u%% of those failed.", nmem, ep,
+	    (unsigned long long)fails, pct(posts, posts_all),
 	    pct(fails_all, posts_all));
 	buf_addf(&filt, " %s:in(401,403,429)", x->fn[FN_STATUS]);
 	rc = cohort_samples(x, f, filt.p);
@@ -1571,6 +1611,7 @@ out:
 		free(mem[i]);
 	free(mem);
 	buf_release(&filt);
+	buf_release(&onep);
 	return rc;
 }
 
@@ -2258,20 +2299,7 @@ analyst_judge_addresses(struct source *src, const struct analyst_config *c,
 out:
 	free_strs(ips, nips);
 	report_release(&scratch);
-	qresult_release(&x.q);
-	buf_release(&x.text);
-	free(x.f_secret);
-	free(x.f_admin4);
-	free(x.f_sens);
-	free(x.f_inject);
-	free(x.f_badua);
-	free(x.f_lpost);
-	free(x.f_lfail);
-	free(x.f_nf);
-	free(x.f_distress);
-	free(x.f_asset);
-	free(x.cl);
-	free(x.map.slot);
+	ctx_release(&x);
 	return rc;
 }
 
@@ -2312,19 +2340,6 @@ analyst_run(struct source *src, const struct analyst_config *c,
 out:
 	out->queries = src->queries - q0;
 	out->busy_ns = src->busy_ns - b0;
-	qresult_release(&x.q);
-	buf_release(&x.text);
-	free(x.f_secret);
-	free(x.f_admin4);
-	free(x.f_sens);
-	free(x.f_inject);
-	free(x.f_badua);
-	free(x.f_lpost);
-	free(x.f_lfail);
-	free(x.f_nf);
-	free(x.f_distress);
-	free(x.f_asset);
-	free(x.cl);
-	free(x.map.slot);
+	ctx_release(&x);
 	return rc;
 }

@@ -1658,6 +1658,8 @@ struct analyst_config {
 	double login_fail_ratio;       /* ... as a share of login POSTs */
 	uint64_t cohort_min_members;   /* addresses before a cohort counts */
 	double cohort_share;           /* member's traffic in the cohort */
+	double login_cohort_share;     /* cohort's share of an endpoint's
+	                                  login POSTs */
 	uint64_t subnet_min_members;   /* active addresses in a /24 or /64 */
 	uint64_t max_findings;
 	uint64_t max_rows;             /* rows any one query may return */

@@ -10,6 +10,7 @@
  * addresses in neither list.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,13 +368,12 @@ read_small(const char *path, size_t max, size_t *len, char *err,
 	size_t n;
 
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot open", path);
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (b.len + n > max) {
-			snprintf(err, errlen, "%s: larger than %zu bytes", path,
-			    max);
+			snprintf(err, errlen, "larger than %zu bytes", max);
 			fclose(f);
 			buf_release(&b);
 			return NULL;
@@ -381,7 +381,7 @@ read_small(const char *path, size_t max, size_t *len, char *err,
 		buf_add(&b, chunk, n);
 	}
 	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
+		snprintf(err, errlen, "read error: %s", strerror(errno));
 		fclose(f);
 		buf_release(&b);
 		return NULL;

@@ -357,6 +357,7 @@ static const uint16_t public_v6_first[][2] = {
 enum kind {
 	K_VISITOR = 0, K_NAT, K_API, K_CRAWLER, K_MONITOR, K_INTERNAL,
 	K_FLOOD, K_SCANNER, K_INJECTION, K_BRUTE, K_BOTNET, K_IPV6, K_PROMPT,
+	K_STUFFING, K_FORGOT,
 	K__COUNT
 };
 
@@ -388,6 +389,13 @@ static const struct kind_info {
 	    "scanner rotating addresses inside one IPv6 /64" },
 	[K_PROMPT] = { "prompt", 1, 0, 0, 1,
 	    "scanner carrying prompt-injection payloads" },
+	/* Not in the default mix (so the default bytes stay as they were):
+	 * a stuffing campaign, and the innocents it must not be confused
+	 * with. */
+	[K_STUFFING] = { "stuffing", 1, 0, 0, 0,
+	    "credential stuffing node (a few failed logins, browser UA)" },
+	[K_FORGOT] = { "forgot", 0, 1, 1.0, 0,
+	    "visitor who forgot the password (failed logins, gave up)" },
 };
 
 /* Who a request comes from, as the proxy sees it. */
@@ -974,7 +982,7 @@ step_visitor(struct gen *g, struct actor *a, struct req *r)
 		r->path = pages[PAGE_LOGIN].path;
 		r->ref = g->page_ref[PAGE_LOGIN];
 		r->body_in = (uint32_t)rng_range(rr, 40, 90);
-		if (a->post > 1) {
+		if (a->post > 1 || a->kind == K_FORGOT) {
 			r->status = 401;
 			r->bytes = 512;
 		} else {
@@ -1016,13 +1024,23 @@ step_visitor(struct gen *g, struct actor *a, struct req *r)
 		/* A new page: from outside at first, then from the last. */
 		uint32_t pick = rng_below(rr, 1000);
 		const struct page *pg;
+		int first = !a->started;
 		if (!a->started)
 			r->ref = landing_refs[rng_below(rr,
 			    ARRAY_LEN(landing_refs))];
 		else
 			r->ref = g->page_ref[a->page];
 		a->started = 1;
-		if (pick < 20) {
+		if (a->kind == K_FORGOT && first) {
+			/* Straight to the login form (a bookmark), and every
+			 * password tried is wrong. */
+			a->page = PAGE_LOGIN;
+			pg = &pages[PAGE_LOGIN];
+			r->ref = (struct str){ "", 0 };
+			r->status = 200;
+			r->bytes = jitter_size(g, pg->size);
+			a->post = (uint8_t)rng_range(rr, 2, 4);
+		} else if (pick < 20) {
 			pg = &broken_pages[rng_below(rr,
 			    ARRAY_LEN(broken_pages))];
 			r->status = 404;
@@ -1048,8 +1066,8 @@ step_visitor(struct gen *g, struct actor *a, struct req *r)
 		r->rt_us = rt_ms(g, 8, 160);
 		a->phase = (uint8_t)(r->status == 200 || r->status == 304 ?
 		    rng_range(rr, 2, 8) : 0);
-		if (r->status == 200 && pg == &pages[PAGE_LOGIN] &&
-		    rng_pct(rr, 60))
+		if (a->post == 0 && r->status == 200 &&
+		    pg == &pages[PAGE_LOGIN] && rng_pct(rr, 60))
 			a->post = (uint8_t)(rng_pct(rr, a->nat ? 35 : 15) ?
 			    2 : 1);
 		gap = rng_range(rr, 20, 300) * 1000;
@@ -1268,6 +1286,35 @@ step_brute(struct gen *g, struct actor *a, struct req *r)
 	advance(g, a, spread_gap(g, a, a->left));
 }
 
+/* Credential stuffing through residential proxies: each address tries a
+ * few leaked passwords on the site's own login form with an ordinary
+ * browser's user agent, now and then fetching the form first, and never
+ * a stylesheet.  Each stays far below any per-address limit. */
+static void
+step_stuffing(struct gen *g, struct actor *a, struct req *r)
+{
+	r->ua = ua_browser[a->ua];
+	r->path = pages[PAGE_LOGIN].path;
+	if (a->seq == 0 && a->off) {
+		r->method = (struct str)S("GET");
+		r->status = 200;
+		r->bytes = jitter_size(g, pages[PAGE_LOGIN].size);
+	} else {
+		r->method = (struct str)S("POST");
+		r->ref = g->page_ref[PAGE_LOGIN];
+		r->body_in = (uint32_t)rng_range(&g->rng, 40, 90);
+		if (rng_pct(&g->rng, 90)) {
+			r->status = 401;
+			r->bytes = 512;
+		} else {
+			r->status = 429;
+			r->bytes = 169;
+		}
+	}
+	r->rt_us = rt_ms(g, 30, 200);
+	advance(g, a, spread_gap(g, a, a->left));
+}
+
 /* The next wave this node joins, `need` of them being still to come:
  * selection sampling over the waves ahead, so exactly that many are
  * picked, in order. */
@@ -1365,6 +1412,7 @@ step(struct gen *g, struct actor *a, struct req *r)
 	switch ((enum kind)a->kind) {
 	case K_VISITOR:
 	case K_NAT:
+	case K_FORGOT:
 		r->ua = ua_browser[a->ua];
 		step_visitor(g, a, r);
 		break;
@@ -1398,6 +1446,9 @@ step(struct gen *g, struct actor *a, struct req *r)
 		break;
 	case K_PROMPT:
 		step_prompt(g, a, r);
+		break;
+	case K_STUFFING:
+		step_stuffing(g, a, r);
 		break;
 	case K__COUNT:
 		break;
@@ -1768,6 +1819,7 @@ usage(FILE *f)
 	    "                      normal nat api crawler monitor internal flood\n"
 	    "                      scanner injection bruteforce botnet ipv6 "
 	    "prompt\n"
+	    "                      stuffing forgot (never in the default mix)\n"
 	    "  --behind-proxy NET  all traffic through this trusted proxy\n"
 	    "                      (address or CIDR); client in X-Forwarded-For\n"
 	    "  --scenario NAME     the scenario name written in the labels\n"
@@ -1994,6 +2046,8 @@ count_of(const struct gen_opts *o, enum kind k)
 	/* Small windows get fewer of everything, not a log that is all
 	 * botnet. */
 	c = kinds[k].dflt;
+	if (c == 0)
+		return 0;
 	if (o->rows < 20000)
 		c = c * o->rows / 20000;
 	return c > 0 ? c : 1;
@@ -2037,6 +2091,9 @@ natural_budget(struct gen *g, enum kind k, uint64_t i)
 		break;
 	case K_PROMPT:
 		v = (double)rng_range(r, 120, 170);
+		break;
+	case K_STUFFING:
+		v = (double)rng_range(r, 2, 6);
 		break;
 	default:
 		v = 1;
@@ -2313,6 +2370,14 @@ setup(struct gen *g, const struct gen_opts *o)
 			if (first_visitor == SIZE_MAX)
 				first_visitor = idn;
 			setup_visitor(g, a, 0);
+			break;
+		case K_FORGOT:
+			setup_visitor(g, a, 0);
+			break;
+		case K_STUFFING:
+			a->ua = (uint8_t)rng_below(r, ARRAY_LEN(ua_browser));
+			a->off = rng_pct(r, 50);
+			actor_span(g, a, rng_range(r, 5, 90) * US_PER_SEC);
 			break;
 		case K_API:
 			a->t = g->start + rng_range(r, 0,

@@ -3179,7 +3179,9 @@ print_filter(const struct lq_filter *f, struct buf *b)
 		add_token(b, f->value.p, f->value.n);
 		break;
 	case LQ_PREFIX:
-		if (f->value.n)
+		/* "f:*" is "f not empty"; without a field a lone "*" would
+		 * read back as every row, so the empty prefix is quoted. */
+		if (f->value.n || f->field.p == NULL)
 			add_token(b, f->value.p, f->value.n);
 		buf_addch(b, '*');
 		break;

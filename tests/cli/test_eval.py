@@ -347,6 +347,12 @@ GENERATED = [
     ("gen-cohorts", 12000, 112, "nginx", ("--mix", "normal=200,botnet=80,ipv6=3,nat=1")),
     ("gen-floods", 12000, 113, "nginx",
      ("--mix", "normal=150,api=2,nat=1,flood=4,bruteforce=4")),
+    # Credential stuffing: every address below every per-address limit,
+    # on the login form real users use, next to users who forgot theirs.
+    ("gen-stuffing", 40000, 114, "nginx",
+     ("--mix", "normal=600,nat=1,crawler=2,stuffing=120,forgot=15")),
+    ("gen-stuffing-busy", 60000, 115, "nginx",
+     ("--mix", "normal=2000,nat=3,stuffing=60,forgot=40")),
     ("gen-scanners", 8000, 114, "nginx",
      ("--mix", "normal=250,crawler=4,scanner=15,injection=4,prompt=2,internal=3")),
     ("gen-big-botnet", 12000, 115, "vlogs", ("--mix", "normal=80,botnet=400")),
@@ -356,6 +362,9 @@ QUIET = [
      ("--mix", "normal=400,nat=2,api=3,crawler=6,monitor=4,internal=4")),
     ("gen-quiet-traefik", 6000, 121, "traefik",
      ("--mix", "normal=150,nat=1,api=2,crawler=3,monitor=2,internal=2")),
+    # Many who forgot their password, and no attack: nobody is banned.
+    ("gen-forgot", 40000, 122, "nginx",
+     ("--mix", "normal=800,nat=2,forgot=80")),
 ]
 
 

@@ -205,6 +205,45 @@ def mix_counts_actors():
     eq(L["prefixes"], {}, "no ipv6 actor, no prefix")
 
 
+def stuffing_and_forgot_shapes():
+    # Not in the default mix: naming them adds them; the default stays as it was.
+    log, lab = gen("--rows", "20000", "--seed", "9",
+                   "--mix", "normal=200,stuffing=40,forgot=15")
+    L = load_labels(lab)
+    stuffers = {ip for ip, w in L["attackers"].items() if "stuffing" in w}
+    forgot = {ip for ip, w in L["innocents"].items() if "forgot" in w}
+    eq(len(stuffers), 40, "stuffing nodes")
+    eq(len(forgot), 15, "visitors who forgot their password")
+    by = {}
+    for r in records("nginx", log):
+        by.setdefault(client_of(r), []).append(r)
+    for ip in stuffers:
+        rs = by.get(ip, [])
+        if not 2 <= len(rs) <= 6:
+            raise AssertionError("%s: %d requests, want 2..6" % (ip, len(rs)))
+        eq({r.path for r in rs}, {"/login"}, ip + " paths")
+        posts = [r for r in rs if r.method == "POST"]
+        if not posts or any(r.status not in (401, 429) for r in posts):
+            raise AssertionError("%s: a login POST that did not fail" % ip)
+        eq(len({r.ua for r in rs}), 1, ip + " keeps one user agent")
+        if "Mozilla/5.0" not in rs[0].ua:
+            raise AssertionError("%s: not a browser user agent: %s" % (ip, rs[0].ua))
+    for ip in forgot:
+        rs = by.get(ip, [])
+        posts = [r for r in rs if r.method == "POST"]
+        if not 2 <= len(posts) <= 4 or any(r.status != 401 for r in posts):
+            raise AssertionError("%s: want 2..4 failed POSTs, got %r"
+                                 % (ip, [r.status for r in posts]))
+        if not any(r.path.startswith(("/static/", "/img/", "/favicon")) for r in rs):
+            raise AssertionError(ip + ": a browser that loaded no asset")
+        eq(rs[0].path, "/login", ip + " starts on the login form")
+    # Nothing else changes when they are absent.
+    a, _ = gen("--rows", "3000", "--seed", "4", "--mix", "normal=30,flood=1")
+    b, _ = gen("--rows", "3000", "--seed", "4", "--mix", "normal=30,flood=1,stuffing=0")
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        eq(fa.read() == fb.read(), True, "stuffing=0 changes nothing")
+
+
 # ---- every format is well formed
 
 def check_format(fmt):
@@ -456,6 +495,7 @@ case("other seed gives other traffic", other_seed_other_bytes)
 case("every format describes the same requests", formats_describe_same_traffic)
 case("--rows is respected", rows_respected)
 case("--mix sets the actors", mix_counts_actors)
+case("stuffing nodes and forgetful visitors", stuffing_and_forgot_shapes)
 for f in FORMATS:
     case("format %s is well formed" % f, lambda f=f: check_format(f))
 case("window bounds and time order, across midnight", window_and_order)

@@ -85,6 +85,9 @@ test_filters_roundtrip(void **state)
 	CANON("\"ssh: login fail\"", "\"ssh: login fail\"");
 	CANON("err*", "err*");
 	CANON("\"foo bar\"*", "\"foo bar\"*");
+	/* _msg not empty: not the same as every row */
+	CANON("''*", "\"\"*");
+	CANON("status:*", "status:*");
 	CANON("i(Error)", "i(error)");
 	CANON("i(ERR*)", "i(err*)");
 	CANON("i(*)", "i(*)");
