@@ -345,6 +345,26 @@ scan_literal(struct jscan *s, const char *lit, size_t n, enum json_type t,
 	    (struct span){ b, n });
 }
 
+/* After a member of an object or array: 1 if ',' (another follows),
+ * 0 at the closing byte, -1 on anything else. */
+static int
+after_member(struct jscan *s, char close)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return -1;
+	if (*s->p == ',') {
+		s->p++;
+		skip_ws(s);
+		return 1;
+	}
+	if (*s->p == close) {
+		s->p++;
+		return 0;
+	}
+	return -1;
+}
+
 /*
  * Members of an object; s->p is just past the '{'.  Each member's key is
  * appended to the path while its value is scanned, then cut off again.
@@ -414,19 +434,8 @@ scan_object(struct jscan *s, int depth, int report)
 		s->klen = base;
 		if (rc != 0)
 			return rc;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (*s->p == '}') {
-			s->p++;
-			return 0;
-		}
-		return -1;
+		if ((rc = after_member(s, '}')) <= 0)
+			return rc;
 	}
 }
 
@@ -458,19 +467,8 @@ scan_array(struct jscan *s, int depth, int report)
 			return rc;
 		if (scalar)
 			report = 0;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (*s->p == ']') {
-			s->p++;
-			return 0;
-		}
-		return -1;
+		if ((rc = after_member(s, ']')) <= 0)
+			return rc;
 	}
 }
 
