@@ -3127,7 +3127,12 @@ print_field(const struct lq_str *f, struct buf *b)
 {
 	if (f->p == NULL)
 		return;
-	add_token(b, f->p, f->n);
+	/* Unquoted, _TIME: (any case) starts a time filter: a field that
+	 * only looks like it was quoted when it was read. */
+	if (eq_nocase(f->p, f->n, "_time"))
+		add_quoted(b, f->p, f->n);
+	else
+		add_token(b, f->p, f->n);
 	buf_addch(b, ':');
 }
 

@@ -88,6 +88,8 @@ test_filters_roundtrip(void **state)
 	/* _msg not empty: not the same as every row */
 	CANON("''*", "\"\"*");
 	CANON("status:*", "status:*");
+	/* a field named like _time only when quoted */
+	CANON("'_Time':x", "\"_Time\":x");
 	CANON("i(Error)", "i(error)");
 	CANON("i(ERR*)", "i(err*)");
 	CANON("i(*)", "i(*)");
