@@ -3198,7 +3198,8 @@ print_filter(const struct lq_filter *f, struct buf *b)
 	case LQ_IPHRASE:
 	case LQ_IPREFIX:
 		buf_addstr(b, "i(");
-		if (f->value.n)
+		/* i(*) is any value; i("") is the empty phrase. */
+		if (f->value.n || f->op == LQ_IPHRASE)
 			add_token(b, f->value.p, f->value.n);
 		if (f->op == LQ_IPREFIX)
 			buf_addch(b, '*');

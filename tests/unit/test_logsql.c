@@ -93,6 +93,7 @@ test_filters_roundtrip(void **state)
 	CANON("i(Error)", "i(error)");
 	CANON("i(ERR*)", "i(err*)");
 	CANON("i(*)", "i(*)");
+	CANON("i(\"\")", "i(\"\")");
 	CANON("*substr*", "*substr*");
 	CANON("status:404", "status:404");
 	CANON("path:\"/wp-login.php\"", "path:\"/wp-login.php\"");
