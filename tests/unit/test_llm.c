@@ -24,126 +24,20 @@
 
 /* ---- the fake server */
 
-struct fake {
-	pid_t pid;
-	int in_fd;
-	int port;
-	char base[64];
-};
+static struct fakeproc keyed;   /* --key KEY --echo-auth --strict-fields */
+static struct fakeproc vllm;    /* --reject-tool-choice */
 
-static struct fake keyed;   /* --key KEY --echo-auth --strict-fields */
-static struct fake vllm;    /* --reject-tool-choice */
-
-static const char *
-fake_path(void)
-{
-	static char path[4096];
-	const char *build = getenv("AD_BUILD");
-
-	if (access("tests/fakes/fake_llm.py", R_OK) == 0)
-		return "tests/fakes/fake_llm.py";
-	if (build != NULL) {
-		snprintf(path, sizeof(path), "%s/../../tests/fakes/fake_llm.py",
-		    build);
-		if (access(path, R_OK) == 0)
-			return path;
-	}
-	if (access("../../tests/fakes/fake_llm.py", R_OK) == 0)
-		return "../../tests/fakes/fake_llm.py";
-	return NULL;
-}
-
+/* Starts the fake with extra arguments (NULL-terminated); -1 if it
+ * cannot be found or does not come up. */
 static int
-fake_start(struct fake *f, const char *const *extra)
+fake_start(struct fakeproc *f, const char *const *extra)
 {
-	const char *path = fake_path();
-	const char *argv[16];
-	int in[2], out[2];
-	size_t n = 0, got = 0;
-	char line[32];
-	uint64_t port = 0;
-
-	memset(f, 0, sizeof(*f));
-	f->pid = -1;
-	if (path == NULL)
-		return -1;
-	argv[n++] = "python3";
-	argv[n++] = path;
-	argv[n++] = "--max-seconds";
-	argv[n++] = "120";
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	if (pipe(in) != 0)
-		return -1;
-	if (pipe(out) != 0) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
-	f->pid = fork();
-	if (f->pid < 0)
-		return -1;
-	if (f->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	f->in_fd = in[1];
-	fcntl(f->in_fd, F_SETFD, FD_CLOEXEC);
-	while (got < sizeof(line) - 1) {
-		struct pollfd pfd = { out[0], POLLIN, 0 };
-		ssize_t r;
-		if (poll(&pfd, 1, 15000) <= 0)
-			break;
-		r = read(out[0], line + got, 1);
-		if (r <= 0 || line[got] == '\n')
-			break;
-		got += (size_t)r;
-	}
-	close(out[0]);
-	line[got] = '\0';
-	if (parse_u64(span_str(line), &port) != 0 || port == 0 ||
-	    port > 65535) {
-		close(f->in_fd);
-		kill(f->pid, SIGKILL);
-		waitpid(f->pid, NULL, 0);
-		f->pid = -1;
-		return -1;
-	}
-	f->port = (int)port;
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d/api/v1",
-	    f->port);
-	return 0;
+	return fakeproc_start(f, fakeproc_path("fake_llm.py", NULL), extra,
+	    "/api/v1");
 }
 
 static void
-fake_stop(struct fake *f)
-{
-	if (f->pid <= 0)
-		return;
-	close(f->in_fd);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(f->pid, NULL, WNOHANG) == f->pid) {
-			f->pid = -1;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(f->pid, SIGKILL);
-	waitpid(f->pid, NULL, 0);
-	f->pid = -1;
-}
-
-static void
-fake_call(struct fake *f, const char *method, const char *path,
+fake_call(struct fakeproc *f, const char *method, const char *path,
     const char *body, struct buf *out)
 {
 	struct http_request rq;
@@ -169,7 +63,7 @@ fake_call(struct fake *f, const char *method, const char *path,
 
 /* A script written with ' for " (none of the tests needs a quote). */
 static void
-script(struct fake *f, const char *s)
+script(struct fakeproc *f, const char *s)
 {
 	char *t = xstrdup(s);
 
@@ -181,14 +75,14 @@ script(struct fake *f, const char *s)
 }
 
 static void
-fake_reset(struct fake *f)
+fake_reset(struct fakeproc *f)
 {
 	fake_call(f, "POST", "/fake/reset", "", NULL);
 }
 
 /* The recorded requests, as a JSON array. */
 static json_t *
-requests(struct fake *f)
+requests(struct fakeproc *f)
 {
 	struct buf b = BUF_INIT;
 	json_t *a = json_array();
@@ -206,7 +100,7 @@ requests(struct fake *f)
 }
 
 static size_t
-nrequests(struct fake *f)
+nrequests(struct fakeproc *f)
 {
 	json_t *a = requests(f);
 	size_t n = json_array_size(a);
@@ -239,8 +133,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	fake_stop(&keyed);
-	fake_stop(&vllm);
+	fakeproc_stop(&keyed);
+	fakeproc_stop(&vllm);
 	return 0;
 }
 
@@ -287,7 +181,7 @@ msgs_json(void)
 
 /* Options for a fake: fast retries, the right key. */
 static struct llm *
-client(struct fake *f, const char *key, int retries)
+client(struct fakeproc *f, const char *key, int retries)
 {
 	struct llm_opts o;
 	struct llm_error e;
@@ -1176,7 +1070,7 @@ dead_port(int *fd)
 static void
 test_network_errors(void **state)
 {
-	struct fake dead;
+	struct fakeproc dead;
 	struct llm *c;
 	struct llm_reply r;
 	struct llm_error e;

@@ -22,129 +22,20 @@
 
 /* ---- the fake server */
 
-struct fake {
-	pid_t pid;
-	int in_fd;        /* its stdin: closing it makes it exit */
-	int port;
-	char base[64];    /* http://127.0.0.1:PORT */
-};
-
-static struct fake plain;   /* no auth, no data: scripted answers */
-
-static const char *
-fake_path(void)
-{
-	static char path[4096];
-	const char *env = getenv("AD_FAKE_VLOGS");
-	const char *build = getenv("AD_BUILD");
-
-	if (env != NULL && access(env, R_OK) == 0)
-		return env;
-	if (access("tests/fakes/fake_vlogs.py", R_OK) == 0)
-		return "tests/fakes/fake_vlogs.py";
-	if (build != NULL) {
-		snprintf(path, sizeof(path), "%s/../../tests/fakes/fake_vlogs.py",
-		    build);
-		if (access(path, R_OK) == 0)
-			return path;
-	}
-	if (access("../../tests/fakes/fake_vlogs.py", R_OK) == 0)
-		return "../../tests/fakes/fake_vlogs.py";
-	return NULL;
-}
+static struct fakeproc plain;   /* no auth, no data: scripted answers */
 
 /* Starts the fake with extra arguments (NULL-terminated); -1 if it
  * cannot be found or does not come up. */
 static int
-fake_start(struct fake *f, const char *const *extra)
+fake_start(struct fakeproc *f, const char *const *extra)
 {
-	const char *path = fake_path();
-	const char *argv[16];
-	int in[2], out[2];
-	size_t n = 0;
-	char line[32];
-	size_t got = 0;
-
-	memset(f, 0, sizeof(*f));
-	f->pid = -1;
-	if (path == NULL)
-		return -1;
-	argv[n++] = "python3";
-	argv[n++] = path;
-	argv[n++] = "--max-seconds";
-	argv[n++] = "120";
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	if (pipe(in) != 0 || pipe(out) != 0)
-		return -1;
-	f->pid = fork();
-	if (f->pid < 0)
-		return -1;
-	if (f->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	f->in_fd = in[1];
-	fcntl(f->in_fd, F_SETFD, FD_CLOEXEC);
-	/* The first line of its stdout is the port. */
-	while (got < sizeof(line) - 1) {
-		struct pollfd pfd = { out[0], POLLIN, 0 };
-		ssize_t r;
-		if (poll(&pfd, 1, 15000) <= 0)
-			break;
-		r = read(out[0], line + got, 1);
-		if (r <= 0)
-			break;
-		if (line[got] == '\n')
-			break;
-		got += (size_t)r;
-	}
-	close(out[0]);
-	line[got] = '\0';
-	uint64_t port = 0;
-	if (parse_u64(span_str(line), &port) != 0 || port == 0 ||
-	    port > 65535) {
-		close(f->in_fd);
-		kill(f->pid, SIGKILL);
-		waitpid(f->pid, NULL, 0);
-		f->pid = -1;
-		return -1;
-	}
-	f->port = (int)port;
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", f->port);
-	return 0;
-}
-
-static void
-fake_stop(struct fake *f)
-{
-	if (f->pid <= 0)
-		return;
-	close(f->in_fd);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(f->pid, NULL, WNOHANG) == f->pid) {
-			f->pid = -1;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(f->pid, SIGKILL);
-	waitpid(f->pid, NULL, 0);
-	f->pid = -1;
+	return fakeproc_start(f, fakeproc_path("fake_vlogs.py",
+	    "AD_FAKE_VLOGS"), extra, "");
 }
 
 /* A control request; asserts a 200 and returns the body in rs. */
 static void
-fake_call(struct fake *f, const char *method, const char *path,
+fake_call(struct fakeproc *f, const char *method, const char *path,
     const char *body, struct http_response *rs)
 {
 	struct http_request rq;
@@ -164,7 +55,7 @@ fake_call(struct fake *f, const char *method, const char *path,
 }
 
 static void
-fake_script(struct fake *f, const char *json)
+fake_script(struct fakeproc *f, const char *json)
 {
 	struct http_response rs;
 
@@ -174,7 +65,7 @@ fake_script(struct fake *f, const char *json)
 }
 
 static void
-fake_reset(struct fake *f)
+fake_reset(struct fakeproc *f)
 {
 	struct http_response rs;
 
@@ -186,7 +77,7 @@ fake_reset(struct fake *f)
 /* The recorded requests, one row each, keys flattened ("args.limit",
  * "headers.accountid"). */
 static void
-fake_requests(struct fake *f, struct qresult *q)
+fake_requests(struct fakeproc *f, struct qresult *q)
 {
 	struct http_response rs;
 	struct buf scratch = BUF_INIT;
@@ -210,7 +101,7 @@ fake_requests(struct fake *f, struct qresult *q)
 }
 
 static size_t
-fake_nrequests(struct fake *f)
+fake_nrequests(struct fakeproc *f)
 {
 	struct qresult q;
 	size_t n;
@@ -224,7 +115,7 @@ fake_nrequests(struct fake *f)
 
 /* Options for fast tests: tiny backoff, short timeouts. */
 static void
-fast_opts(struct vlogs_opts *o, const struct fake *f)
+fast_opts(struct vlogs_opts *o, const struct fakeproc *f)
 {
 	vlogs_opts_init(o);
 	o->url = f->base;
@@ -263,7 +154,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	fake_stop(&plain);
+	fakeproc_stop(&plain);
 	return 0;
 }
 
@@ -963,7 +854,7 @@ static void
 test_bearer(void **state)
 {
 	static const char *const args[] = { "--bearer", "s3cr3t-T0KEN", NULL };
-	struct fake f;
+	struct fakeproc f;
 	struct vlogs_opts o;
 	struct vlogs_error e;
 	struct qresult q, req;
@@ -1018,7 +909,7 @@ test_bearer(void **state)
 	assert_null(strstr(e.msg, "s3cr3t"));
 	qresult_release(&q);
 	qresult_release(&req);
-	fake_stop(&f);
+	fakeproc_stop(&f);
 }
 
 static void
@@ -1026,7 +917,7 @@ test_basic(void **state)
 {
 	static const char *const args[] = { "--basic", "alice:pa55w0rd-secret",
 	    NULL };
-	struct fake f;
+	struct fakeproc f;
 	struct vlogs_opts o;
 	struct vlogs_error e;
 	struct qresult q, req;
@@ -1058,7 +949,7 @@ test_basic(void **state)
 	assert_null(strstr(e.msg, "YWxpY2U6cGE1NXcwcmQtd3Jvbmc="));
 	qresult_release(&q);
 	qresult_release(&req);
-	fake_stop(&f);
+	fakeproc_stop(&f);
 }
 
 /* ---- the data file */
@@ -1069,7 +960,7 @@ test_data_mode(void **state)
 	const char *shared = test_shared_dir();
 	char data[4200];
 	const char *args[] = { "--data", data, NULL };
-	struct fake f;
+	struct fakeproc f;
 	struct vlogs_opts o;
 	struct vlogs_error e;
 	struct qresult q;
@@ -1154,7 +1045,7 @@ test_data_mode(void **state)
 	assert_int_equal(e.kind, VLOGS_E_STREAM);
 	assert_int_equal(q.nrows, 0);
 	qresult_release(&q);
-	fake_stop(&f);
+	fakeproc_stop(&f);
 }
 
 /* ---- the stream parser without a server */
