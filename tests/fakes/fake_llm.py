@@ -323,7 +323,13 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=120)
     ap.add_argument("--no-stdin-watch", action="store_true")
     ARGS = ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
+    serve(Server(("127.0.0.1", 0), Handler), ARGS.max_seconds,
+          not ARGS.no_stdin_watch)
+
+
+def serve(srv, max_seconds, watch_stdin=True):
+    """Prints the port, then serves until stdin closes (the test is done)
+    or max_seconds have passed, whichever comes first."""
     print(srv.server_address[1], flush=True)
 
     def stdin_watch():
@@ -334,9 +340,9 @@ def main():
             pass
         os._exit(0)
 
-    if not ARGS.no_stdin_watch:
+    if watch_stdin:
         threading.Thread(target=stdin_watch, daemon=True).start()
-    t = threading.Timer(ARGS.max_seconds, lambda: os._exit(0))
+    t = threading.Timer(max_seconds, lambda: os._exit(0))
     t.daemon = True
     t.start()
     try:

@@ -38,7 +38,6 @@ import json
 import os
 import re
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_llm  # noqa: E402
@@ -235,25 +234,8 @@ def main():
     fake_llm.ARGS = argparse.Namespace(key=None, echo_auth=False,
                                        reject_tool_choice=False,
                                        strict_fields=False)
-    srv = fake_llm.Server(("127.0.0.1", 0), make_handler(args.bot))
-    print(srv.server_address[1], flush=True)
-
-    def stdin_watch():
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        except OSError:
-            pass
-        os._exit(0)
-
-    threading.Thread(target=stdin_watch, daemon=True).start()
-    t = threading.Timer(args.max_seconds, lambda: os._exit(0))
-    t.daemon = True
-    t.start()
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    fake_llm.serve(fake_llm.Server(("127.0.0.1", 0), make_handler(args.bot)),
+                   args.max_seconds)
 
 
 if __name__ == "__main__":
