@@ -341,6 +341,23 @@ scan_agent(const struct ban_ctx *c, const struct settings *st,
 	return why != NULL;
 }
 
+
+/* A ban cycle over the whole store: its window is the rows read (the
+ * clock's "now" when there are none). */
+static void
+scan_ban_ctx(struct ban_ctx *c, struct source *src, struct store *s,
+    struct guard *g, int64_t now)
+{
+	memset(src, 0, sizeof(*src));
+	src->store = s;
+	src->now_ns = s->rows > 0 ? s->tmax + 1 : now;
+	memset(c, 0, sizeof(*c));
+	c->guard = g;
+	c->src = src;
+	c->start_ns = s->rows > 0 ? s->tmin : now;
+	c->end_ns = s->rows > 0 ? s->tmax + 1 : now;
+	c->now_ns = now;
+}
 /* Dry-run with the agent: the whole guard judges the model's proposals
  * (nothing is sent); they become the report's bans.  Without the model,
  * report_decide's as always. */
@@ -357,16 +374,8 @@ scan_dry_agent(struct store *s, const struct settings *st,
 	ban_results_init(&br);
 	guard_init(&g, ban_guard_config(st), &st->load.trusted, NULL);
 	guard_cycle_begin(&g);
-	memset(&src, 0, sizeof(src));
-	src.store = s;
-	src.now_ns = s->rows > 0 ? s->tmax + 1 : now;
-	memset(&c, 0, sizeof(c));
+	scan_ban_ctx(&c, &src, s, &g, now);
 	c.apply = 0;
-	c.guard = &g;
-	c.src = &src;
-	c.start_ns = s->rows > 0 ? s->tmin : now;
-	c.end_ns = s->rows > 0 ? s->tmax + 1 : now;
-	c.now_ns = now;
 	c.duration_ns = st->ban_duration_ns;
 	/* The model's accepted proposals stand; when a fallback applies
 	 * the built-in analyst's decisions are added to them. */
@@ -415,16 +424,8 @@ scan_apply(struct store *s, struct settings *st, struct report *rep,
 	guard_init(&g, ban_guard_config(st), &st->load.trusted, &state);
 	have_guard = 1;
 	guard_cycle_begin(&g);
-	memset(&src, 0, sizeof(src));
-	src.store = s;
-	src.now_ns = s->rows > 0 ? s->tmax + 1 : now;
-	memset(&c, 0, sizeof(c));
+	scan_ban_ctx(&c, &src, s, &g, now);
 	c.apply = 1;
-	c.guard = &g;
-	c.src = &src;
-	c.start_ns = s->rows > 0 ? s->tmin : now;
-	c.end_ns = s->rows > 0 ? s->tmax + 1 : now;
-	c.now_ns = now;
 	c.lapi = &l;
 	c.state = &state;
 	c.audit = audit;
