@@ -341,7 +341,6 @@ scan_agent(const struct ban_ctx *c, const struct settings *st,
 	return why != NULL;
 }
 
-
 /* A ban cycle over the whole store: its window is the rows read (the
  * clock's "now" when there are none). */
 static void
@@ -358,6 +357,7 @@ scan_ban_ctx(struct ban_ctx *c, struct source *src, struct store *s,
 	c->end_ns = s->rows > 0 ? s->tmax + 1 : now;
 	c->now_ns = now;
 }
+
 /* Dry-run with the agent: the whole guard judges the model's proposals
  * (nothing is sent); they become the report's bans.  Without the model,
  * report_decide's as always. */
